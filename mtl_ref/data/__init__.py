@@ -1,0 +1,8 @@
+"""Data sets with embedded defaults (generated or bundled), and loaders for the real ones."""
+
+from .correlated import CorrelatedRegression
+from .multidigits import multidigits
+from .multimnist import multimnist, read_idx
+from .tensors import MultiTaskData, train_test_split
+
+__all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "multidigits", "multimnist", "read_idx"]

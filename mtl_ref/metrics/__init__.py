@@ -1,0 +1,7 @@
+"""Streaming metrics with a declared direction (higher or lower is better)."""
+
+from .base import MeanMetric, Metric
+from .classification import Accuracy, BinaryAccuracy
+from .regression import MAE, MSE
+
+__all__ = ["Metric", "MeanMetric", "Accuracy", "BinaryAccuracy", "MSE", "MAE"]

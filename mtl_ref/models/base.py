@@ -1,0 +1,33 @@
+"""What the training loop and the weighting methods need from a multi-task model.
+
+A multi-task model maps an input batch to a ``dict`` of predictions, one per task. Methods that treat shared
+and task-specific parameters differently (gradient aggregation, GradNorm) ask the model which is which; methods
+that work on the shared representation (MGDA-UB and the other representation-level variants) read the
+representation of the last forward pass from ``model.representation``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+from torch import Tensor, nn
+
+
+class MultiTaskModel(nn.Module):
+    """Base class: ``forward(x) -> {task: prediction}``; ``forward(x, task=name)`` -> that task's prediction."""
+
+    task_names: list[str]
+    representation: Tensor | None = None
+
+    @abstractmethod
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters that every task's loss depends on."""
+
+    def task_parameters(self) -> list[nn.Parameter]:
+        """Parameters that only one task's loss depends on (everything that is not shared)."""
+        shared = {id(p) for p in self.shared_parameters()}
+        return [p for p in self.parameters() if id(p) not in shared]
+
+    def last_shared_parameters(self) -> list[nn.Parameter]:
+        """The last shared layer's parameters, where GradNorm measures gradient norms."""
+        raise NotImplementedError(f"{type(self).__name__} does not say which layer is its last shared layer")

@@ -1,0 +1,198 @@
+"""The training loop every chapter uses.
+
+One step is: forward pass, per-task losses, the weighting method's backward (:mod:`mtl_ref.weighting`), optimizer
+step. The loop keeps everything on the model's device and does not synchronise with the host inside an epoch:
+the running losses are summed on the device and read once per epoch, where they are also checked for NaN/inf.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .data.tensors import MultiTaskData
+from .device import amp_dtype, autocast
+from .tasks import Task, check_finite, check_outputs, task_losses
+from .weighting.base import Weighting
+from .weighting.static import Equal
+
+Scores = dict[str, dict[str, float]]
+
+
+@dataclass
+class History:
+    """What a run recorded, epoch by epoch.
+
+    Attributes:
+        tasks: task names, in the order of every per-task array.
+        train_loss: ``(epochs, T)`` mean training loss per task.
+        scores: per evaluated epoch, ``{task: {metric: value}}`` on the evaluation set.
+        weights: ``(steps, T)`` task weights the method used at each step.
+        seconds: wall time of each epoch (training and evaluation).
+        examples_per_second: training throughput of each epoch.
+    """
+
+    tasks: list[str]
+    train_loss: list[list[float]] = field(default_factory=list)
+    scores: list[Scores] = field(default_factory=list)
+    weights: list[np.ndarray] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    examples_per_second: list[float] = field(default_factory=list)
+
+    @property
+    def final(self) -> Scores:
+        """The scores after the last epoch."""
+        if not self.scores:
+            raise ValueError("this run was not evaluated")
+        return self.scores[-1]
+
+    def metric(self, task: str, name: str) -> np.ndarray:
+        """One metric of one task over the evaluated epochs."""
+        return np.array([s[task][name] for s in self.scores])
+
+    def loss(self, task: str) -> np.ndarray:
+        """The mean training loss of one task, per epoch."""
+        return np.array(self.train_loss)[:, self.tasks.index(task)]
+
+    def weight_trace(self) -> np.ndarray:
+        """The task weights of every step, ``(steps, T)``."""
+        return np.concatenate(self.weights) if self.weights else np.zeros((0, len(self.tasks)))
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable summary (used by :mod:`mtl_ref.runner`)."""
+        return {"tasks": self.tasks, "train_loss": self.train_loss, "scores": self.scores,
+                "seconds": self.seconds, "examples_per_second": self.examples_per_second}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, batch_size: int = 1024,
+             amp: bool = False) -> Scores:
+    """Every metric of every task over ``data``; metrics accumulate on the device, one sync at the end."""
+    was_training = model.training
+    model.eval()
+    for t in tasks:
+        for m in t.metrics.values():
+            m.reset()
+    for i, (x, y) in enumerate(data.batches(batch_size)):
+        with autocast(data.device, amp):
+            out = model(x)
+        if i == 0:
+            check_outputs(tasks, out, y)
+        for t in tasks:
+            for m in t.metrics.values():
+                m.update(out[t.name].float(), y[t.name])
+    model.train(was_training)
+    return {t.name: {k: m.compute() for k, m in t.metrics.items()} for t in tasks}
+
+
+def make_optimizer(model: nn.Module, method: Weighting, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``weight_decay`` > 0) over the model, plus the method's own parameters if it has any."""
+    groups: list[dict] = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    own = [p for p in method.parameters() if p.requires_grad]
+    if own:
+        groups.append({"params": own, "lr": method.lr or lr, "weight_decay": 0.0})
+    if weight_decay > 0:
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(groups, lr=lr)
+
+
+def fit(
+    model: nn.Module,
+    tasks: Sequence[Task],
+    train: MultiTaskData,
+    *,
+    epochs: int,
+    batch_size: int,
+    test: MultiTaskData | None = None,
+    method: Weighting | None = None,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    amp: bool | None = None,
+    grad_clip: float | None = None,
+    progress: bool | str = True,
+) -> History:
+    """Train ``model`` on all ``tasks`` at once and return its :class:`History`.
+
+    Args:
+        model: returns ``{task: prediction}``; must already be on ``train``'s device.
+        tasks: the tasks to train, each with its loss and metrics.
+        train, test: data on the model's device; ``test`` is evaluated after every epoch if given.
+        epochs, batch_size, lr, weight_decay: the usual; Adam, or AdamW with weight decay.
+        method: how the task losses become gradients (:mod:`mtl_ref.weighting`); equal weights by default.
+        seed: seeds the order of the training examples.
+        amp: mixed precision; by default on for CUDA (bf16 if supported, otherwise fp16 with loss scaling).
+        grad_clip: clip the gradient norm of the model's parameters to this value.
+        progress: show a progress bar (a string is used as its label).
+    """
+    device = train.device
+    method = (method if method is not None else Equal()).to(device)
+    method.reset()
+    amp = device.type == "cuda" if amp is None else amp
+    scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype(device) == torch.float16 else None
+    optimizer = make_optimizer(model, method, lr, weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    history = History([t.name for t in tasks])
+    steps_per_epoch = train.num_batches(batch_size)
+    label = progress if isinstance(progress, str) else type(method).__name__
+    bar = tqdm(total=epochs * steps_per_epoch, desc=label, disable=progress is False, leave=False)
+    model.train()
+    step = 0
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        running = torch.zeros(len(tasks), device=device)
+        for x, y in train.batches(batch_size, shuffle=True, generator=generator):
+            with autocast(device, amp):
+                out = model(x)
+            losses = task_losses(tasks, out, y, check=step == 0)
+            optimizer.zero_grad(set_to_none=True)
+            loss_scale = scaler.scale(torch.ones((), device=device)) if scaler else None
+            method.backward(losses, model, loss_scale)
+            if scaler:
+                scaler.unscale_(optimizer)
+            if grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            if scaler:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            method.after_step(lambda x=x, y=y: _losses_without_grad(model, tasks, x, y, device, amp))
+            running += losses.detach()
+            step += 1
+            bar.update()
+        mean = running / steps_per_epoch
+        check_finite(tasks, mean, where=f"(mean over epoch {epoch + 1})")
+        method.epoch_end(mean)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - start
+        history.train_loss.append(mean.tolist())
+        history.weights.append(method.pop_trace())
+        if test is not None:
+            history.scores.append(evaluate(model, tasks, test, amp=amp))
+        history.seconds.append(time.perf_counter() - start)
+        history.examples_per_second.append(len(train) / train_seconds)
+        bar.set_postfix(_postfix(history), refresh=False)
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def _losses_without_grad(model: nn.Module, tasks: Sequence[Task], x: Tensor, y: Mapping[str, Tensor],
+                         device: torch.device, amp: bool) -> Tensor:
+    with autocast(device, amp):
+        out = model(x)
+    return task_losses(tasks, out, y)
+
+
+def _postfix(history: History) -> dict[str, str]:
+    if history.scores:
+        return {f"{t}:{k}": f"{v:.3g}" for t, s in history.scores[-1].items() for k, v in s.items()}
+    return {t: f"{v:.3g}" for t, v in zip(history.tasks, history.train_loss[-1])}
