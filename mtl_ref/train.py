@@ -1,7 +1,7 @@
 """The training loop every chapter uses.
 
-One step is: forward pass, per-task losses, the weighting method's backward (:mod:`mtl_ref.weighting`), optimizer
-step. The loop keeps everything on the model's device and does not synchronise with the host inside an epoch:
+One step is: forward pass, per-task losses, the weighting method's backward (:mod:`mtl_ref.weighting`), the
+gradient of the model's own penalty if it has one (soft parameter sharing), optimizer step. The loop keeps everything on the model's device and does not synchronise with the host inside an epoch:
 the running losses are summed on the device and read once per epoch, where they are also checked for NaN/inf.
 """
 
@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from .data.tensors import MultiTaskData
 from .device import amp_dtype, autocast
+from .models.base import MultiTaskModel
 from .tasks import Task, check_finite, check_outputs, task_losses
 from .weighting.base import Weighting
 from .weighting.static import Equal
@@ -154,6 +155,9 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss_scale = scaler.scale(torch.ones((), device=device)) if scaler else None
             method.backward(losses, model, loss_scale)
+            penalty = model.regularization() if isinstance(model, MultiTaskModel) else None
+            if penalty is not None:
+                (penalty if loss_scale is None else penalty * loss_scale).backward()
             if scaler:
                 scaler.unscale_(optimizer)
             if grad_clip is not None:

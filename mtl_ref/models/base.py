@@ -28,6 +28,10 @@ class MultiTaskModel(nn.Module):
         shared = {id(p) for p in self.shared_parameters()}
         return [p for p in self.parameters() if id(p) not in shared]
 
+    def regularization(self) -> Tensor | None:
+        """A penalty added to the training objective (soft parameter sharing); ``None`` if the model has none."""
+        return None
+
     def last_shared_parameters(self) -> list[nn.Parameter]:
         """The last shared layer's parameters, where GradNorm measures gradient norms."""
         raise NotImplementedError(f"{type(self).__name__} does not say which layer is its last shared layer")
