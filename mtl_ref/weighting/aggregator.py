@@ -1,0 +1,71 @@
+"""Gradient aggregators: a ``(T, P)`` Jacobian in, a ``(P,)`` update out.
+
+Row ``i`` of the Jacobian is the gradient of task ``i``'s loss with respect to the ``P`` shared parameters (or
+shared features). An aggregator decides the direction the shared parameters move; the training loop applies it as
+the gradient of an ordinary optimizer step. Most aggregators depend on the Jacobian only through its Gramian
+``G = J Jᵀ`` (:class:`GramianWeighted`): they compute ``T`` weights from the small ``T × T`` matrix and return
+``wᵀJ``, which keeps them cheap however many parameters there are.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+from torch import Tensor, nn
+
+
+def check_jacobian(jacobian: Tensor) -> None:
+    """Raise a ``ValueError`` unless ``jacobian`` is a finite 2-D ``(T, P)`` tensor with T ≥ 1."""
+    if jacobian.ndim != 2 or jacobian.shape[0] < 1:
+        raise ValueError(f"expected a (tasks, parameters) Jacobian, got shape {tuple(jacobian.shape)}")
+    finite = torch.isfinite(jacobian).all(dim=1)
+    if not bool(finite.all()):
+        rows = torch.nonzero(~finite).flatten().tolist()
+        raise ValueError(f"the Jacobian has non-finite entries in the gradient of task(s) {rows}")
+
+
+class Aggregator(nn.Module):
+    """Base class: ``aggregator(jacobian) -> update``. Stateful aggregators override :meth:`reset`."""
+
+    def forward(self, jacobian: Tensor) -> Tensor:
+        check_jacobian(jacobian)
+        with torch.no_grad():
+            return self.aggregate(jacobian)
+
+    @abstractmethod
+    def aggregate(self, jacobian: Tensor) -> Tensor:
+        """The update for a checked Jacobian."""
+
+    def reset(self) -> None:
+        """Forget any state carried from step to step (none by default)."""
+
+
+class GramianWeighted(Aggregator):
+    """Aggregators of the form ``d = w(G)ᵀ J`` whose weights depend on the Gramian ``G = J Jᵀ`` only.
+
+    The weights are computed in float64 from the ``T × T`` Gramian; the update is one ``(T,) @ (T, P)`` product.
+    """
+
+    def aggregate(self, jacobian: Tensor) -> Tensor:
+        j64 = jacobian.double()
+        weights = self.weights(j64 @ j64.T)
+        return weights.to(jacobian.dtype) @ jacobian
+
+    @abstractmethod
+    def weights(self, gramian: Tensor) -> Tensor:
+        """The ``(T,)`` weights for a ``(T, T)`` float64 Gramian."""
+
+
+class Mean(Aggregator):
+    """The average of the task gradients: the gradient of ``(1/T) Σ_i L_i``."""
+
+    def aggregate(self, jacobian: Tensor) -> Tensor:
+        return jacobian.mean(dim=0)
+
+
+class Sum(Aggregator):
+    """The sum of the task gradients: the gradient of ``Σ_i L_i`` (equal loss weights)."""
+
+    def aggregate(self, jacobian: Tensor) -> Tensor:
+        return jacobian.sum(dim=0)
