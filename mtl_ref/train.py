@@ -33,8 +33,12 @@ class History:
     Attributes:
         tasks: task names, in the order of every per-task array.
         train_loss: ``(epochs, T)`` mean training loss per task.
-        scores: per evaluated epoch, ``{task: {metric: value}}`` on the evaluation set.
+        scores: per evaluated epoch (see ``eval_epochs``), ``{task: {metric: value}}`` on the test set.
+        eval_epochs: the epochs (1-based) at which ``scores`` were taken.
+        final: the test scores of the model as ``fit`` returns it (the restored best epoch, or the last).
         weights: ``(steps, T)`` task weights the method used at each step.
+        val_loss: ``(epochs, T)`` mean validation loss per task, if a validation set was given.
+        best_epoch: the epoch (1-based) whose weights were restored, if ``restore_best`` was used.
         seconds: wall time of each epoch (training and evaluation).
         examples_per_second: training throughput of each epoch.
     """
@@ -42,16 +46,13 @@ class History:
     tasks: list[str]
     train_loss: list[list[float]] = field(default_factory=list)
     scores: list[Scores] = field(default_factory=list)
+    eval_epochs: list[int] = field(default_factory=list)
+    final: Scores = field(default_factory=dict)
     weights: list[np.ndarray] = field(default_factory=list)
+    val_loss: list[list[float]] = field(default_factory=list)
+    best_epoch: int | None = None
     seconds: list[float] = field(default_factory=list)
     examples_per_second: list[float] = field(default_factory=list)
-
-    @property
-    def final(self) -> Scores:
-        """The scores after the last epoch."""
-        if not self.scores:
-            raise ValueError("this run was not evaluated")
-        return self.scores[-1]
 
     def metric(self, task: str, name: str) -> np.ndarray:
         """One metric of one task over the evaluated epochs."""
@@ -67,8 +68,10 @@ class History:
 
     def to_dict(self) -> dict:
         """A JSON-serialisable summary (used by :mod:`mtl_ref.runner`)."""
-        return {"tasks": self.tasks, "train_loss": self.train_loss, "scores": self.scores,
-                "seconds": self.seconds, "examples_per_second": self.examples_per_second}
+        return {"tasks": self.tasks, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                "best_epoch": self.best_epoch, "scores": self.scores, "eval_epochs": self.eval_epochs,
+                "final": self.final, "seconds": self.seconds,
+                "examples_per_second": self.examples_per_second}
 
 
 @torch.no_grad()
@@ -92,6 +95,21 @@ def evaluate(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, batch
     return {t.name: {k: m.compute() for k, m in t.metrics.items()} for t in tasks}
 
 
+@torch.no_grad()
+def mean_losses(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, batch_size: int = 1024,
+                amp: bool = False) -> Tensor:
+    """The ``(T,)`` per-task losses over ``data``, weighted by batch size, left on the device."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(len(tasks), device=data.device)
+    for x, y in data.batches(batch_size):
+        with autocast(data.device, amp):
+            out = model(x)
+        total += task_losses(tasks, out, y) * x.shape[0]
+    model.train(was_training)
+    return total / len(data)
+
+
 def make_optimizer(model: nn.Module, method: Weighting, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Adam (AdamW when ``weight_decay`` > 0) over the model, plus the method's own parameters if it has any."""
     groups: list[dict] = [{"params": [p for p in model.parameters() if p.requires_grad]}]
@@ -111,6 +129,9 @@ def fit(
     epochs: int,
     batch_size: int,
     test: MultiTaskData | None = None,
+    val: MultiTaskData | None = None,
+    restore_best: bool = False,
+    eval_every: int = 1,
     method: Weighting | None = None,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
@@ -124,7 +145,10 @@ def fit(
     Args:
         model: returns ``{task: prediction}``; must already be on ``train``'s device.
         tasks: the tasks to train, each with its loss and metrics.
-        train, test: data on the model's device; ``test`` is evaluated after every epoch if given.
+        train, test: data on the model's device; ``test`` is scored every ``eval_every`` epochs and after the last.
+        val, restore_best: a validation set whose per-task losses are recorded every epoch; with ``restore_best``
+            the model ends with the weights of the epoch with the lowest total validation loss (early stopping
+            without stopping: the run still lasts ``epochs``, so every method gets the same budget).
         epochs, batch_size, lr, weight_decay: the usual; Adam, or AdamW with weight decay.
         method: how the task losses become gradients (:mod:`mtl_ref.weighting`); equal weights by default.
         seed: seeds the order of the training examples.
@@ -139,7 +163,10 @@ def fit(
     scaler = torch.amp.GradScaler("cuda") if amp and amp_dtype(device) == torch.float16 else None
     optimizer = make_optimizer(model, method, lr, weight_decay)
     generator = torch.Generator().manual_seed(seed)
+    if restore_best and val is None:
+        raise ValueError("restore_best needs a validation set (val=...)")
     history = History([t.name for t in tasks])
+    best_loss, best_state = float("inf"), None
     steps_per_epoch = train.num_batches(batch_size)
     label = progress if isinstance(progress, str) else type(method).__name__
     bar = tqdm(total=epochs * steps_per_epoch, desc=label, disable=progress is False, leave=False)
@@ -179,12 +206,23 @@ def fit(
         train_seconds = time.perf_counter() - start
         history.train_loss.append(mean.tolist())
         history.weights.append(method.pop_trace())
-        if test is not None:
+        if val is not None:
+            val_loss = mean_losses(model, tasks, val, amp=amp).tolist()
+            history.val_loss.append(val_loss)
+            if restore_best and sum(val_loss) < best_loss:
+                best_loss, history.best_epoch = sum(val_loss), epoch + 1
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if test is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             history.scores.append(evaluate(model, tasks, test, amp=amp))
+            history.eval_epochs.append(epoch + 1)
         history.seconds.append(time.perf_counter() - start)
         history.examples_per_second.append(len(train) / train_seconds)
         bar.set_postfix(_postfix(history), refresh=False)
     bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if test is not None:
+        history.final = evaluate(model, tasks, test, amp=amp) if best_state is not None else history.scores[-1]
     return history
 
 
