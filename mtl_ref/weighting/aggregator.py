@@ -16,13 +16,43 @@ from torch import Tensor, nn
 
 
 def check_jacobian(jacobian: Tensor) -> None:
-    """Raise a ``ValueError`` unless ``jacobian`` is a finite 2-D ``(T, P)`` tensor with T ≥ 1."""
+    """Raise a ``ValueError`` unless ``jacobian`` is a finite floating-point 2-D ``(T, P)`` tensor with T ≥ 1."""
     if jacobian.ndim != 2 or jacobian.shape[0] < 1:
         raise ValueError(f"expected a (tasks, parameters) Jacobian, got shape {tuple(jacobian.shape)}")
+    if not jacobian.is_floating_point():
+        raise ValueError(f"expected a floating-point Jacobian, got dtype {jacobian.dtype}")
+    # One cheap pass: a row sum is finite unless the row holds a NaN or an infinity, or the sum overflows; only
+    # then is every entry inspected, which also clears rows whose sum merely overflowed.
+    if bool(torch.isfinite(jacobian.sum(dim=1)).all()):
+        return
     finite = torch.isfinite(jacobian).all(dim=1)
     if not bool(finite.all()):
         rows = torch.nonzero(~finite).flatten().tolist()
         raise ValueError(f"the Jacobian has non-finite entries in the gradient of task(s) {rows}")
+
+
+#: Columns converted to float64 at a time by :func:`gramian`: small enough to stay in cache.
+GRAMIAN_BLOCK = 32_768
+
+
+def gramian(jacobian: Tensor) -> Tensor:
+    """The Gramian ``G = J Jᵀ`` of a ``(T, P)`` Jacobian, in float64: ``G[i, j]`` is the inner product of the
+    gradients of tasks ``i`` and ``j``.
+
+    A narrower Jacobian is converted to float64 one block of :data:`GRAMIAN_BLOCK` columns at a time, so that the
+    Gramian is exact to float64 rounding without a float64 copy of the whole Jacobian.
+    """
+    if jacobian.dtype == torch.float64:
+        g = jacobian @ jacobian.T
+    else:
+        tasks, params = jacobian.shape
+        g = jacobian.new_zeros((tasks, tasks), dtype=torch.float64)
+        buffer = jacobian.new_empty((tasks, min(params, GRAMIAN_BLOCK)), dtype=torch.float64)
+        for start in range(0, params, GRAMIAN_BLOCK):
+            block = buffer[:, :min(GRAMIAN_BLOCK, params - start)]
+            block.copy_(jacobian[:, start:start + GRAMIAN_BLOCK])
+            g.addmm_(block, block.T)
+    return (g + g.T) / 2
 
 
 class Aggregator(nn.Module):
@@ -44,12 +74,12 @@ class Aggregator(nn.Module):
 class GramianWeighted(Aggregator):
     """Aggregators of the form ``d = w(G)ᵀ J`` whose weights depend on the Gramian ``G = J Jᵀ`` only.
 
-    The weights are computed in float64 from the ``T × T`` Gramian; the update is one ``(T,) @ (T, P)`` product.
+    The weights are computed in float64 from the float64 Gramian (:func:`gramian`); the update is one
+    ``(T,) @ (T, P)`` product in the Jacobian's dtype.
     """
 
     def aggregate(self, jacobian: Tensor) -> Tensor:
-        j64 = jacobian.double()
-        weights = self.weights(j64 @ j64.T)
+        weights = self.weights(gramian(jacobian))
         return weights.to(jacobian.dtype) @ jacobian
 
     @abstractmethod
