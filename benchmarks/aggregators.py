@@ -1,8 +1,8 @@
 """Cost of one aggregation, ``aggregator(J)``, for every registered aggregator, next to torchjd's when installed.
 
 The Jacobian has conflicting rows: ``T`` gradients in a random ``T + 2``-dimensional subspace of the parameters,
-a shared direction plus larger task-specific parts. Each aggregator is timed on the same Jacobian: a few warm-up
-calls, then the median of ``--repeats`` calls. Prints a markdown table.
+a shared direction plus larger task-specific parts. Each aggregator is timed on the same Jacobian, taking turns
+with torchjd's: a few warm-up calls, then the median of ``--repeats`` calls. Prints a markdown table.
 
     python benchmarks/aggregators.py --tasks 3 --params 1000000 --repeats 30
 """
@@ -28,15 +28,18 @@ def conflicting_jacobian(tasks: int, params: int, dtype: torch.dtype, seed: int 
     return (rows @ basis).to(dtype)
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_ms(calls: list[Callable[[], object]], repeats: int, warmup: int = 3) -> list[float]:
+    """The median time of each call in milliseconds. The calls take turns, so that they see the same machine load."""
+    for call in calls:
+        for _ in range(warmup):
+            call()
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+        for call, samples in zip(calls, times):
+            start = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - start)
+    return [1e3 * statistics.median(samples) for samples in times]
 
 
 def torchjd_aggregators(tasks: int) -> dict[str, Callable[[], Callable]]:
@@ -70,12 +73,12 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     for name in AGGREGATORS:
         ours = aggregator(name)
-        ours_ms = median_ms(lambda: ours(jacobian), args.repeats)
         if name in theirs:
             reference = theirs[name]()
-            theirs_ms = median_ms(lambda: reference(jacobian), args.repeats)
+            ours_ms, theirs_ms = median_ms([lambda: ours(jacobian), lambda: reference(jacobian)], args.repeats)
             print(f"| {name} | {ours_ms:.2f} | {theirs_ms:.2f} | {ours_ms / theirs_ms:.2f} |")
         else:
+            (ours_ms,) = median_ms([lambda: ours(jacobian)], args.repeats)
             print(f"| {name} | {ours_ms:.2f} | – | – |")
 
 
