@@ -34,7 +34,7 @@ def min_cosine(jacobian: Tensor) -> float:
 
 
 def conflicting_jacobians(tasks: int, count: int, min_cos: float = -0.3) -> list[Tensor]:
-    """The first ``count`` :func:`conflicting_jacobian` (by seed) with a pair of gradients at cosine below ``min_cos``."""
+    """The first ``count`` :func:`conflicting_jacobian` (by seed) with two gradients at cosine below ``min_cos``."""
     found: list[Tensor] = []
     seed = 0
     while len(found) < count:

@@ -12,7 +12,7 @@ from aggregator_inputs import (IMTLG_CONFLICTS, J_BASE, NAMES, PCGRAD_CONFLICTS,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtl_ref.weighting import (AGGREGATORS, MGDA, UPGrad, AlignedMTL, CAGrad, IMTLG, Mean, NashMTL, PCGrad, Sum,
+from mtl_ref.weighting import (AGGREGATORS, IMTLG, MGDA, AlignedMTL, CAGrad, Mean, NashMTL, PCGrad, Sum, UPGrad,
                                aggregator)
 from mtl_ref.weighting.aggregator import GRAMIAN_BLOCK, GramianWeighted, gramian
 from mtl_ref.weighting.mgda import two_task_min_norm
@@ -74,7 +74,8 @@ def test_rows_whose_sum_overflows_are_finite() -> None:
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: MGDA(epsilon=0), "epsilon"), (lambda: MGDA(max_iters=0), "max_iters"), (lambda: CAGrad(c=-0.1), "c must"),
     (lambda: NashMTL(max_norm=-1), "max_norm"), (lambda: NashMTL(update_weights_every=0), "update_weights_every"),
-    (lambda: UPGrad(reg_eps=-1), "reg_eps"), (lambda: AlignedMTL(scale_mode="max"), "scale_mode"),  # type: ignore[arg-type]
+    (lambda: UPGrad(reg_eps=-1), "reg_eps"),
+    (lambda: AlignedMTL(scale_mode="max"), "scale_mode"),  # type: ignore[arg-type]
 ])
 def test_bad_hyperparameters_raise(make, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from aggregator_inputs import J_BASE, conflicting_jacobian, conflicting_jacobians
 
-from mtl_ref.weighting import MGDA, UPGrad, AlignedMTL, CAGrad, IMTLG, Mean, NashMTL, PCGrad, Sum
+from mtl_ref.weighting import IMTLG, MGDA, AlignedMTL, CAGrad, Mean, NashMTL, PCGrad, Sum, UPGrad
 from mtl_ref.weighting.aggregator import gramian
 
 tjd = pytest.importorskip("torchjd.aggregation")

@@ -13,16 +13,17 @@ Here the primal is solved directly, to float64 precision. For a target rate ``θ
 ``min ‖z‖ s.t. g_iᵀz ≥ θ − g_iᵀg0``, which one NNLS problem solves exactly (:func:`~mtl_ref.weighting.qp.
 least_distance`); its length grows with ``θ``. The answer is the largest ``θ`` whose change fits in the ball,
 found by bisection to the last bit, and ``d = g0 + z = Jᵀ(1/T + μ)`` with ``μ ≥ 0`` the multipliers of ``z``.
-(When several ``d`` reach the best rate, which happens when the point is Pareto-stationary, e.g. one task has a
+(When several ``d`` reach the best rate, which can happen at a Pareto-stationary point, e.g. when a task has a
 zero gradient, this picks the one closest to ``g0``.)
 
 Conventions (torchjd 0.18.0 ``CAGrad``): ``c = 0.5`` (LibMTL's ``calpha``; the paper uses 0.4 on NYUv2 and
 CityScapes); the update is ``d`` itself, around the *mean* gradient, with no rescaling. (The paper's image
 experiments divide by ``1 + c²``, LibMTL's ``rescale=1``; nash-mtl multiplies by ``T`` to match a sum of losses.)
 Differences: torchjd returns a zero update when ``‖J‖_F² < norm_eps = 1e-4`` or when the optimal ``‖g_w‖`` falls
-below ``norm_eps`` after the Gramian is normalised to unit trace (which includes every Pareto-stationary ``J``);
-here CAGrad stays positively homogeneous, ``d(sJ) = s d(J)`` for every ``s > 0``, and a stationary ``J`` gets
-the maximin update closest to ``g0``.
+below ``norm_eps`` after the Gramian is normalised to unit trace (e.g. whenever a task's gradient is zero); here
+CAGrad stays positively homogeneous, ``d(sJ) = s d(J)`` for every ``s > 0``, and such a ``J`` gets the maximin
+update closest to ``g0``. torchjd solves the dual with Clarabel at its default tolerances, which leaves its update
+~1e-4 (relative) short of the optimum.
 
 Properties: ``c = 0`` gives the mean. For ``c < 1`` (the range of the paper's convergence result, to a stationary
 point of the mean loss) the update may conflict with a task; for ``c ≥ 1`` the ball contains ``d = 0``, so the best

@@ -10,14 +10,14 @@ IMTL-G looks for ``d = Σ_i α_i g_i`` with ``Σ_i α_i = 1`` whose projections 
 
 Conventions (torchjd 0.18.0 ``IMTLG``): the pseudo-inverse drops eigenvalues below ``T·ε·λ_max``; when the
 unnormalised weights sum to zero the update is zero. Differences: the Gramian is first divided by its trace, which
-makes the method scale-free (torchjd compares the raw sum with 1e-12, so it returns zero for Jacobians with
-entries near 1e12); the cutoff ``ε`` is float32's machine epsilon whatever the dtype, because a training
+makes the method scale-free (torchjd compares the raw sum with 1e-12, so it returns zero for gradients of norm
+~1e12 and more); the cutoff ``ε`` is float32's machine epsilon whatever the dtype, because a training
 Jacobian is float32 and directions below its resolution are noise (torchjd uses its input dtype's epsilon, so the
 two differ only for float64 Jacobians with a condition number of ``G`` between ~1e6 and ~1e15).
 
 Properties: ``d(sJ) = s d(J)``. Scaling one task's gradient by ``c > 0`` leaves the *line* of ``d`` unchanged
 (the condition only sees unit gradients: ``Jᵀ G⁺ √diag(G)`` does not move) but not its length, since the weights
-must still sum to 1, nor always its sign. With two tasks ``u_iᵀd > 0``; with three or more the unnormalised
+must still sum to 1, nor always its sign. With two tasks (not exactly opposite) ``u_iᵀd > 0``; with three or more the unnormalised
 weights can sum to a negative number, and then ``d`` makes the same *negative* projection onto every task: IMTL-G
 is not always non-conflicting, and rescaling a task can flip it into that case.
 """

@@ -13,9 +13,11 @@ a two-task problem, solved in closed form by :func:`two_task_min_norm`.
 Conventions (torchjd 0.18.0 ``MGDA``, same iterations): ``epsilon = 1e-3``, ``max_iters = 100``; the loop stops
 as soon as a step is below ``epsilon``, so ``α`` is an *approximate* minimiser. Frank–Wolfe converges slowly: with
 the defaults the update is typically 1–3% away from the exact minimum-norm point, and ``J d ≥ 0`` can fail by
-~1% of ``‖g_i‖‖d‖``; ``epsilon = 1e-6`` with ``max_iters = 20_000`` gets within ~0.1%. Behaviour under scaling: ``d(sJ) = s d(J)``, but scaling one task's
-gradient changes the weights: the minimum norm is at most the smallest gradient norm, ``‖d‖ ≤ min_i ‖g_i‖`` at the
-exact minimiser, so a task with a small gradient pulls the update towards itself (MGDA's known bias).
+~1% of ``‖g_i‖‖d‖``; ``epsilon = 1e-6`` with ``max_iters = 20_000`` gets within ~0.1%.
+
+Behaviour under scaling: ``d(sJ) = s d(J)``, but scaling one task's gradient changes the weights. The minimum norm
+is at most the smallest gradient norm, ``‖d‖ ≤ min_i ‖g_i‖`` at the exact minimiser, so a task with a small
+gradient pulls the update towards itself (MGDA's known bias).
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ uses it (one ``torch.randperm(T)`` per task), so both give the same update after
 
 Properties: with two tasks the order does not matter, and PCGrad is twice UPGrad without regularisation (UPGrad
 averages); the update never conflicts with either task. With three or more tasks a later projection can undo an
-earlier one, so ``J d ≥ 0`` is not guaranteed. Because of the random order PCGrad is not permutation-invariant.
+earlier one, so ``J d ≥ 0`` is not guaranteed, even where an update that helps every task exists and whatever
+the order. Because of the random order PCGrad is not permutation-invariant.
 For a fixed order, scaling a task's gradient by ``c > 0`` scales its projected gradient by ``c`` and leaves the
 others unchanged (projections depend on the direction of ``g_j`` only), so ``d`` is linear in positive task scales.
 """

@@ -17,7 +17,7 @@ Jacobian with ``‖J‖_F² = Σ_i ‖g_i‖² < norm_eps`` (e.g. small gradient
 plain mean, conflicts included. torchjd solves the problems with quadprog; the solutions are the same.
 
 Properties: non-conflicting, permutation-invariant, and linear under scaling: scaling a task's gradient by
-``c > 0`` scales its projected gradient by ``c``. With two tasks UPGrad (with ``reg_eps = 0``) is half of PCGrad.
+``c > 0`` scales its projected gradient by ``c``. With two tasks UPGrad with ``reg_eps = 0`` is half of PCGrad.
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ class UPGrad(GramianWeighted):
             normalised = torch.zeros_like(gramian)
         regularised = normalised + self.reg_eps * torch.eye(tasks, dtype=gramian.dtype, device=gramian.device)
         factor = gramian_factor(regularised)
-        identity = np.eye(tasks) / tasks
-        total = sum(project_weights(factor, identity[i]) for i in range(tasks))
+        total = sum(project_weights(factor, u) for u in np.eye(tasks) / tasks)  # u = e_i/T: the rows of J, averaged
         return torch.from_numpy(total).to(gramian.device)
 
     def extra_repr(self) -> str:
