@@ -6,6 +6,7 @@ from typing import Any
 
 from .aggregator import Aggregator, GramianWeighted, Mean, Sum
 from .base import LossWeighting, Weighting
+from .jacobian import GradientAggregation, TaskJacobian, jacobian
 from .static import Equal, Static
 
 #: Gradient aggregators by name.
@@ -20,4 +21,4 @@ def aggregator(name: str, **hparams: Any) -> Aggregator:
 
 
 __all__ = ["Weighting", "LossWeighting", "Equal", "Static", "Aggregator", "GramianWeighted", "Mean", "Sum",
-           "AGGREGATORS", "aggregator"]
+           "AGGREGATORS", "aggregator", "GradientAggregation", "TaskJacobian", "jacobian"]
