@@ -7,7 +7,8 @@ import torch
 from mtl_ref import Task, fit
 from mtl_ref.data import CorrelatedRegression
 from mtl_ref.models import HardSharing, mlp
-from mtl_ref.weighting import AGGREGATORS, LOSS_WEIGHTINGS, Equal, GradientAggregation, Static, method, method_names
+from mtl_ref.weighting import (AGGREGATORS, LOSS_WEIGHTINGS, Equal, GradientAggregation, Mean, Static, method,
+                               method_names)
 
 PROBLEM = CorrelatedRegression(num_tasks=3, dim=8, correlation=0.5)
 TASKS = [Task.regression(name) for name in PROBLEM.task_names]
@@ -61,3 +62,16 @@ def test_every_method_trains_and_restarts_from_its_initial_state(name, level):
     second = run(weighting)
     np.testing.assert_array_equal(second.train_loss, first.train_loss)
     np.testing.assert_array_equal(second.weight_trace(), trace)
+
+
+def test_aggregators_registered_later_are_methods_too(monkeypatch):
+    class Half(Mean):
+        def __init__(self, num_tasks: int, scale: float = 0.5) -> None:
+            super().__init__()
+            self.num_tasks, self.scale = num_tasks, scale
+
+    monkeypatch.setitem(AGGREGATORS, "half", Half)
+    assert "half" in method_names()
+    built = method("half", num_tasks=3, scale=0.25, level="representation")
+    assert isinstance(built.aggregator, Half)
+    assert (built.aggregator.num_tasks, built.aggregator.scale, built.level) == (3, 0.25, "representation")

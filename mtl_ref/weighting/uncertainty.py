@@ -1,8 +1,8 @@
 """Uncertainty weighting (Kendall, Gal & Cipolla, CVPR 2018, arXiv:1705.07115).
 
 Each task's likelihood gets a learned observation noise σ_k, trained with the model by maximum likelihood. In the
-log-variance parametrisation s_k = log σ_k² (Section 3.2 of the paper: no division by zero, and more stable), the
-terms of the objective are
+log-variance parametrisation the paper trains, s_k = log σ_k² (no division by zero, and more stable), the terms of
+the objective are
 
     regression (Gaussian likelihood):         ½·e^{−s_k}·L_k + ½·s_k
     classification (softmax scaled by 1/σ²):     e^{−s_k}·L_k + ½·s_k
@@ -29,7 +29,7 @@ KINDS = {"regression": 0.5, "classification": 1.0}
 
 
 class UncertaintyWeighting(LossWeighting):
-    """``Σ_k c_k·e^{−s_k}·L_k + ½·s_k`` with learned log-variances ``s`` (``c_k`` = ½ for regression, 1 for classification).
+    """``Σ_k c_k·e^{−s_k}·L_k + ½·s_k`` with learned log-variances ``s`` and ``c_k`` from the task's likelihood kind.
 
     Args:
         num_tasks: T.
