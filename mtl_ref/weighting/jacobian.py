@@ -130,8 +130,12 @@ class GradientAggregation(Weighting):
             features ``model.representation``, then one backward pass through the trunk).
 
     Task-specific parameters receive the gradient of their own task's loss, unweighted, from the same batched
-    backward pass. With AMP the losses are differentiated scaled by ``loss_scale`` (so that fp16 gradients do not
-    underflow); the aggregator sees the unscaled Jacobian and the gradients written are scaled again.
+    backward pass (the sum of their Jacobian rows: the other tasks' rows are zero). Those zero rows are still
+    computed, so the heads' part of the backward pass costs T times what it costs for ``Σ_i L_i``; with small heads
+    this is minor (``benchmarks/step_time.py``).
+
+    With AMP the losses are differentiated scaled by ``loss_scale`` (so that fp16 gradients do not underflow); the
+    aggregator sees the unscaled Jacobian and the gradients written are scaled again.
 
     The Jacobian is checked (shape, finite) on the first step after :meth:`reset`, like the losses in
     :func:`~mtl_ref.fit`; later steps call the aggregator's ``aggregate`` directly so that the step needs no host
