@@ -10,8 +10,9 @@ inverse of its loss (the logged weights are these coefficients; they sum to 1).
 ξ-step, after the optimizer step, from the same batch's new losses L'_k: with
 ``δ_k = log(L_k − ℓ*_k + ε) − log(L'_k − ℓ*_k + ε)`` (how much task k's log-loss fell), take one Adam step on ξ
 with gradient ``J_softmax(ξ)ᵀ δ + γ ξ`` (Adam's weight decay is the γξ term). A task whose log-loss fell more
-gets a smaller weight at the next step. This is the practical form of the paper's update (its Algorithm 2) and of
-the authors' code; the defaults are theirs: learning rate 0.025 and γ = 0.01 (LibMTL uses γ = 0.001).
+gets a smaller weight at the next step. This is the practical (Adam) form of the paper's update, as in the authors'
+``famo.py``, whose defaults these are: learning rate 0.025 and γ = 0.01 (LibMTL uses γ = 0.001, the authors' toy
+experiment γ = 0).
 
 The reference code also clips the gradient norm of the shared parameters to 1.0 after the θ-step. Here clipping is
 the training loop's job: ``fit(..., grad_clip=1.0)`` clips the norm of all the model's parameters together.
