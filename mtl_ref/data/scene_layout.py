@@ -102,21 +102,21 @@ def hsv_to_rgb(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
 def sample_materials(draw: _Draw, n: int, s: int) -> Tensor:
     """``(n, s, 18)`` materials, all from one distribution (so independent of the class of the surface)."""
     hue = draw.uniform(0, 1, n, s)
-    sat = draw.uniform(0.05, 0.65, n, s)
-    val = draw.uniform(0.35, 0.95, n, s)
+    sat = draw.uniform(0.1, 0.75, n, s)
+    val = draw.uniform(0.3, 0.95, n, s)
     first = hsv_to_rgb(hue, sat, val)
     # The second colour is a darker shade of the first, or an unrelated colour.
     related = draw.coin(0.6, n, s)
     hue2 = torch.where(related, hue + draw.uniform(-0.05, 0.05, n, s), draw.uniform(0, 1, n, s)) % 1
-    val2 = torch.where(related, val * draw.uniform(0.45, 0.8, n, s), draw.uniform(0.35, 0.95, n, s))
-    second = hsv_to_rgb(hue2, draw.uniform(0.05, 0.65, n, s), val2)
+    val2 = torch.where(related, val * draw.uniform(0.4, 0.8, n, s), draw.uniform(0.3, 0.95, n, s))
+    second = hsv_to_rgb(hue2, draw.uniform(0.1, 0.75, n, s), val2)
     pattern = torch.multinomial(torch.tensor([0.3, 0.25, 0.2, 0.25]), n * s, replacement=True, generator=draw.g)
     one_hot = torch.nn.functional.one_hot(pattern.reshape(n, s), 4)[..., 1:].float()  # plain is all zeros
     freq = draw.uniform(1.5, 5.0, n, s)
     axis = draw.coin(0.5, n, s).float()
     phase = draw.uniform(0, 1, n, s, 3)
-    warp_freq = draw.uniform(0.5, 2.0, n, s)
-    warp = draw.uniform(0.5, 2.5, n, s)
+    warp_freq = draw.uniform(0.3, 1.5, n, s)
+    warp = draw.uniform(0.3, 1.5, n, s)
     glossy = draw.coin(0.4, n, s)
     gloss = torch.where(glossy, draw.uniform(0.15, 0.6, n, s), 0.0)
     shininess = draw.uniform(8, 64, n, s)
@@ -142,7 +142,7 @@ def _wall_distance(origin: Tensor, direction: Tensor, half: Tensor) -> Tensor:
 
 def _separate(pos: Tensor, radius: Tensor, movable: Tensor, eye: Tensor, half: Tensor, steps: int = 30) -> Tensor:
     """Push discs ``(n, m)`` apart, away from the camera, and inside the room (a few relaxation steps)."""
-    gap, eye_clearance = 0.08, 0.6
+    gap, eye_clearance = 0.08, 0.9
     mask = movable[:, :, None] & movable[:, None, :] & ~torch.eye(pos.shape[1], dtype=torch.bool)
     for _ in range(steps):
         diff = pos[:, :, None] - pos[:, None, :]
@@ -174,8 +174,8 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
 
     light = torch.stack((draw.uniform(-0.6, 0.6, n) * a, h - draw.uniform(0.2, 0.5, n), draw.uniform(-0.6, 0.6, n) * b), -1)
     light_color = torch.stack((torch.ones(n), draw.uniform(0.85, 1.0, n), draw.uniform(0.7, 1.0, n)), -1)
-    light_color = light_color * draw.uniform(2.5, 5.0, n)[:, None]
-    ambient = draw.uniform(0.2, 0.4, n)
+    light_color = light_color * draw.uniform(3.5, 7.0, n)[:, None]
+    ambient = draw.uniform(0.25, 0.45, n)
 
     # Sizes. Sphere radius; cylinder radius and half-height; box half-extents; table top half-extents and height.
     sphere_r = draw.uniform(0.12, 0.45, n, 3)
@@ -196,7 +196,7 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
     heading = yaw[:, None] + draw.uniform(-0.6, 0.6, n, m) * fov[:, None]
     direction = torch.stack((heading.sin(), -heading.cos()), -1)
     reach = _wall_distance(eye_xz[:, None], direction, half[:, None])
-    dist = 0.8 + draw.uniform(0, 1, n, m) * (reach - 0.8 - footprint).clamp(min=0)
+    dist = 1.2 + footprint + draw.uniform(0, 1, n, m) * (reach - 1.2 - 2 * footprint).clamp(min=0)
     pos = eye_xz[:, None] + dist[..., None] * direction
     anywhere = draw.uniform(-1, 1, n, m, 2) * half[:, None]
     pos = torch.where(draw.coin(0.2, n, m)[..., None], anywhere, pos)
@@ -259,14 +259,14 @@ def _sample_decals(draw: _Draw, a: Tensor, h: Tensor, b: Tensor) -> tuple[Tensor
     n = a.shape[0]
     wall = torch.rand(n, 4, generator=draw.g).argsort(-1).float()
     length = torch.where(wall < 2, b[:, None], a[:, None])  # half length of the wall along which the decal runs
-    half_width = torch.stack((draw.uniform(0.4, 0.5, n), draw.uniform(0.4, 0.9, n),
-                              draw.uniform(0.2, 0.55, n), draw.uniform(0.2, 0.55, n)), -1)
+    half_width = torch.stack((draw.uniform(0.4, 0.55, n), draw.uniform(0.5, 1.0, n),
+                              draw.uniform(0.25, 0.7, n), draw.uniform(0.25, 0.7, n)), -1)
     bottom = torch.stack((torch.zeros(n), draw.uniform(0.8, 1.1, n), draw.uniform(1.1, 1.5, n), draw.uniform(1.1, 1.5, n)), -1)
-    tall = torch.stack((draw.uniform(1.95, 2.15, n), draw.uniform(0.9, 1.3, n), draw.uniform(0.3, 0.8, n),
-                        draw.uniform(0.3, 0.8, n)), -1)
+    tall = torch.stack((draw.uniform(1.95, 2.15, n), draw.uniform(1.0, 1.4, n), draw.uniform(0.4, 0.9, n),
+                        draw.uniform(0.4, 0.9, n)), -1)
     top = torch.minimum(bottom + tall, h[:, None] - 0.2)
     frame = torch.stack((draw.uniform(0.04, 0.08, n), draw.uniform(0.04, 0.08, n), draw.uniform(0.02, 0.05, n),
                          draw.uniform(0.02, 0.05, n)), -1)
     centre = draw.uniform(-1, 1, n, 4) * (length - half_width - 0.1).clamp(min=0)
-    active = torch.stack((draw.coin(0.5, n), draw.coin(0.6, n), draw.coin(0.6, n), draw.coin(0.5, n)), -1)
+    active = torch.stack((draw.coin(0.7, n), draw.coin(0.8, n), draw.coin(0.8, n), draw.coin(0.7, n)), -1)
     return torch.stack((wall, centre, half_width, bottom, top, frame), -1), active

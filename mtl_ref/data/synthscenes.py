@@ -102,7 +102,7 @@ def render(layout: SceneLayout, height: int, width: int) -> tuple[Tensor, Tensor
     count = layout.materials.shape[1]
     index = (torch.arange(n, device=dev)[:, None] * count + slot.long()).flatten()
     material = layout.materials.permute(2, 0, 1).reshape(-1, n * count).index_select(1, index).view(-1, n, p)
-    albedo = torch.lerp(_pattern(material, local), material[SECOND:SECOND + 3], frame)
+    albedo = torch.lerp(_pattern(material, local), material[SECOND:SECOND + 3], frame).square()  # to linear
 
     # Shading: ambient + lamp (inverse-square, hard shadows) + highlights; window panes glow.
     to_light = layout.light.T[:, :, None] - x
@@ -116,7 +116,7 @@ def render(layout: SceneLayout, height: int, width: int) -> tuple[Tensor, Tensor
     halfway = halfway * (halfway * halfway).sum(0).rsqrt()
     specular = material[GLOSS] * _schlick((normal * halfway).sum(0).clamp(0, 1), material[SHININESS]) * step(cos)
     radiance = albedo * (layout.ambient[:, None] + irradiance) + specular * irradiance
-    radiance = torch.lerp(radiance, 0.75 + 0.25 * material[COLOR:COLOR + 3], glass)
+    radiance = torch.lerp(radiance, (0.6 + 0.4 * material[COLOR:COLOR + 3]).square(), glass)
     rgb = (radiance.clamp(0, 1).sqrt() + _noise(layout.noise_seed, height, width)).clamp(0, 1)
 
     # Targets. Depth and normals drop out on glass, highlights, out of range, at grazing angles and in the
