@@ -248,7 +248,7 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
     decals, decal_active = _sample_decals(draw, a, h, b)
     materials = sample_materials(draw, n, len(SURFACE_CLASSES))
     leg_rows = FIRST_SOLID + TABLE_TOP + torch.arange(1, 5)
-    materials[:, leg_rows] = materials[:, FIRST_SOLID + TABLE_TOP, None]
+    materials[:, leg_rows] = materials[:, FIRST_SOLID + TABLE_TOP, None].clone()
     noise_seed = torch.randint(0, 2**31 - 1, (n,), generator=draw.g)
     return SceneLayout(torch.stack((a, h, b), -1), eye, basis, fov.div(2).tan(), light, light_color, ambient,
                        solids, solid_active, decals, decal_active, materials, noise_seed)

@@ -146,7 +146,7 @@ def _rays(basis: Tensor, tan: Tensor, height: int, width: int) -> Tensor:
 
 def _room(layout: SceneLayout, d: Tensor) -> tuple[Tensor, ...]:
     """Where rays ``(3, n, P)`` leave the room: distance, inward normal, pattern coordinates, surface slot (floor
-    0, ceiling 1, walls 2), wall (0: x = -a, 1: x = +a, 2: z = -b, 3: z = +b; 0 off the walls) and the position
+    0, ceiling 1, walls 2), wall (0: x = -a, 1: x = +a, 2: z = -b, 3: z = +b; -1 off the walls) and the position
     along the wall.
     """
     a, h, b = layout.room.T[:, :, None]
@@ -163,7 +163,7 @@ def _room(layout: SceneLayout, d: Tensor) -> tuple[Tensor, ...]:
     along = on_x * x[2] + on_z * x[0]
     local = torch.stack((torch.lerp(along, x[0], on_y), torch.lerp(x[1], x[2], on_y), torch.zeros_like(t)))
     slot = on_y * step(d[1]) + (1 - on_y) * 2
-    wall = on_x * step(d[0]) + on_z * (2 + step(d[2]))
+    wall = on_x * step(d[0]) + on_z * (2 + step(d[2])) - on_y
     return t, normal, local, slot, wall, along
 
 
