@@ -1,6 +1,7 @@
 """SynthScenes: shapes and conventions of the targets, geometry of a hand-built room, determinism, culling, colours."""
 
 import dataclasses
+import importlib
 import math
 
 import matplotlib
@@ -9,12 +10,12 @@ import pytest
 import torch
 from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 
-import mtl_ref.data.synthscenes as synth
 from mtl_ref.data.dense_plots import label_image, plot_dense_samples
 from mtl_ref.data.scene_layout import GLOSS, camera_basis, sample_layout
 from mtl_ref.data.synthscenes import CLASS_NAMES, NUM_CLASSES, render, synthscenes
 
 matplotlib.use("Agg")
+synth = importlib.import_module("mtl_ref.data.synthscenes")  # the module (the package exports the function)
 
 
 @pytest.fixture(scope="module")
