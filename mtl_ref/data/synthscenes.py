@@ -102,7 +102,7 @@ def render(layout: SceneLayout, height: int, width: int) -> tuple[Tensor, Tensor
     count = layout.materials.shape[1]
     index = (torch.arange(n, device=dev)[:, None] * count + slot.long()).flatten()
     material = layout.materials.permute(2, 0, 1).reshape(-1, n * count).index_select(1, index).view(-1, n, p)
-    albedo = torch.lerp(_pattern(material, local), material[SECOND:SECOND + 3], frame).square()  # to linear
+    albedo = torch.lerp(_pattern(material, local), material[SECOND:SECOND + 3], frame).square_()  # to linear
 
     # Shading: ambient + lamp (inverse-square, hard shadows) + highlights; window panes glow.
     to_light = layout.light.T[:, :, None] - x
@@ -115,9 +115,9 @@ def render(layout: SceneLayout, height: int, width: int) -> tuple[Tensor, Tensor
     halfway = light_dir + view
     halfway = halfway * (halfway * halfway).sum(0).rsqrt()
     specular = material[GLOSS] * _schlick((normal * halfway).sum(0).clamp(0, 1), material[SHININESS]) * step(cos)
-    radiance = albedo * (layout.ambient[:, None] + irradiance) + specular * irradiance
+    radiance = (irradiance + layout.ambient[:, None]).mul_(albedo).add_(irradiance * specular)
     radiance = torch.lerp(radiance, (0.6 + 0.4 * material[COLOR:COLOR + 3]).square(), glass)
-    rgb = (radiance.clamp(0, 1).sqrt() + _noise(layout.noise_seed, height, width)).clamp(0, 1)
+    rgb = radiance.clamp_(0, 1).sqrt_().add_(_noise(layout.noise_seed, height, width)).clamp_(0, 1)
 
     # Targets. Depth and normals drop out on glass, highlights, out of range, at grazing angles and in the
     # projector's shadow.
@@ -153,13 +153,13 @@ def _room(layout: SceneLayout, d: Tensor) -> tuple[Tensor, ...]:
     lo = torch.stack((-a, torch.zeros_like(h), -b))
     hi = torch.stack((a, h, b))
     o = layout.eye.T[:, :, None]
-    ahead = ((lo + (hi - lo) * step(d) - o) / d).abs()  # abs: a ray along a plane gives +inf, not -inf
+    ahead = step(d).mul_(hi - lo).add_(lo - o).div_(d).abs_()  # abs: a ray along a plane gives +inf, not -inf
     t = ahead.amin(0)
     on_x = step(torch.minimum(ahead[1], ahead[2]) - ahead[0])
     on_y = (1 - on_x) * step(ahead[2] - ahead[1])
     on_z = 1 - on_x - on_y
     x = o + t * d
-    normal = torch.stack((on_x, on_y, on_z)) * -d.sign()
+    normal = torch.stack((on_x, on_y, on_z)).mul_(d.sign()).neg_()
     along = on_x * x[2] + on_z * x[0]
     local = torch.stack((torch.lerp(along, x[0], on_y), torch.lerp(x[1], x[2], on_y), torch.zeros_like(t)))
     slot = on_y * step(d[1]) + (1 - on_y) * 2
@@ -271,7 +271,7 @@ def _pattern(material: Tensor, q: Tensor) -> Tensor:
     main = torch.lerp(f[0], f[1], axis) + phase[0]
     other = torch.lerp(q[1], q[0], axis) + q[2]
     stripes = (0.5 + 4 * torch.sin(2 * math.pi * main)).clamp(0, 1)
-    cells = torch.floor(f + phase).sum(0)
+    cells = (f + phase).floor_().sum(0)
     checks = cells - 2 * torch.floor(0.5 * cells)
     marble = 0.5 + 0.5 * torch.sin(2 * math.pi * main
                                    + material[WARP] * torch.sin(2 * math.pi * (material[WARP_FREQ] * other + phase[1])))
