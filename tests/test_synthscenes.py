@@ -18,8 +18,17 @@ matplotlib.use("Agg")
 synth = importlib.import_module("mtl_ref.data.synthscenes")  # the module (the package exports the function)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Render on one thread: the suite runs in parallel workers, and competing thread teams slow torch down a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def scenes():
+def scenes(one_thread):
     return synthscenes(48, 24, 32, seed=3)
 
 

@@ -9,9 +9,9 @@ the floor is at ``y = 0``.
   pitched between 26° down and 3° up, rolled by a degree or two; 55–70° field of view across the longer side.
 * Lamp: a point light 0.2–0.5 m below the ceiling, above every object, plus an ambient term.
 * Solids (:data:`SOLID_KINDS`): up to 3 spheres, 3 upright cylinders and 3 boxes turned about the vertical,
-  and a table (a top and 4 legs: 5 boxes). Most are placed in front of the camera, pushed apart so that they do
-  not overlap each other, the table or the camera, and kept inside the room; some boxes stand against a wall;
-  small spheres and cylinders may stand on the table.
+  and a table (a top and 4 legs: 5 boxes). Most are placed in front of the camera, pushed apart (as discs on the
+  floor) from each other, the table and the camera, and kept inside the room; some boxes stand square against a
+  wall; small spheres and cylinders may stand on the table.
 * Wall openings (:data:`DECAL_CLASSES`): a door, a window and two paintings, each present or not, each on
   its own wall, flat on it.
 * Materials, one per surface (:data:`SURFACE_CLASSES`): two colours, a pattern (plain, stripes, checks or
@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from .raycast import BOX, CYLINDER, PARAMS, SPHERE
+from .raycast import BOX, CYLINDER, SPHERE
 
 CLASS_NAMES = ("floor", "wall", "ceiling", "door", "window", "painting", "table", "box", "sphere", "cylinder")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -46,10 +46,6 @@ FIRST_SOLID = FIRST_DECAL + len(DECAL_CLASSES)
 # plain), frequency (cycles per metre), axis (0: first pattern coordinate, 1: second), phase (3), warp frequency,
 # warp, gloss (weight of the highlight), shininess.
 COLOR, SECOND, PATTERN, FREQ, AXIS, PHASE, WARP_FREQ, WARP, GLOSS, SHININESS = 0, 3, 6, 9, 10, 11, 14, 15, 16, 17
-MATERIAL = 18
-# Columns of a decal row: wall (0: x = -a, 1: x = +a, 2: z = -b, 3: z = +b), centre along the wall, half width,
-# bottom, top, frame width.
-DECAL = 6
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,8 @@ class SceneLayout:
     ambient: Tensor  # (n,)
     solids: Tensor  # (n, K, 8), see mtl_ref.data.raycast
     solid_active: Tensor  # (n, K) bool
-    decals: Tensor  # (n, D, 6)
+    decals: Tensor  # (n, D, 6): wall (0: x = -a, 1: x = +a, 2: z = -b, 3: z = +b), centre along it, half width,
+    #                   bottom, top, frame width
     decal_active: Tensor  # (n, D) bool
     materials: Tensor  # (n, S, 18)
     noise_seed: Tensor  # (n,) long
@@ -243,7 +240,6 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
                          box_half[..., 2], cos, sin), -1)
     solids = torch.cat([spheres, cylinders, boxes, top[:, None], legs], 1)
     solid_active = torch.cat([active[:, :9], active[:, 9:].expand(n, 5)], 1)
-    assert solids.shape[1:] == (len(SOLID_KINDS), PARAMS)
 
     decals, decal_active = _sample_decals(draw, a, h, b)
     materials = sample_materials(draw, n, len(SURFACE_CLASSES))

@@ -10,26 +10,30 @@ Per image:
 
 * ``x``: RGB ``(3, H, W)`` in [0, 1]. Lambertian shading from the lamp (falling off with the squared distance)
   plus an ambient term, hard shadows, Blinn-Phong highlights on glossy surfaces, procedural patterns (stripes,
-  checks, marble), window panes that glow, a display gamma of 2.2 and a little sensor noise.
+  checks, marble) and window panes that glow. Material colours are display values, squared into linear light
+  for shading; the result is shown with a gamma of 2 (a square root) plus a little sensor noise.
 * ``segmentation``: ``(H, W)`` long, a class of :data:`CLASS_NAMES`, or ``-1`` (void) on a one-pixel seam along
   every boundary between two classes, where annotators of real data leave pixels unlabelled.
 * ``depth``: ``(1, H, W)`` metres along the camera's optical axis (z-depth, as a Kinect measures it), ``0`` where
   invalid.
 * ``normal``: ``(3, H, W)`` unit vectors in camera coordinates (``x`` right, ``y`` up, ``z`` towards the
-  viewer, so visible surfaces have ``z > 0`` when seen head-on), facing the camera; ``(0, 0, 0)`` where invalid.
+  viewer, so a surface seen head-on has ``(0, 0, 1)``), facing the camera; ``(0, 0, 0)`` where invalid.
 
 Depth and normals are invalid (all zero, as in MTAN's preprocessed NYUv2) where a Kinect-like sensor fails:
-on window glass, on specular highlights, nearer than 0.4 m or farther than 6 m, at grazing angles
-(``|cos| < 0.1``), and in the projector's shadow: background pixels next to a depth edge that the IR projector,
-7.5 cm beside the camera, cannot see. Normals are valid where depth is (NYUv2's normals come from depth).
+on window glass, on specular highlights, nearer than 0.4 m or farther than 6 m, at grazing angles (cosine
+between the ray and the normal below 0.1), and in the projector's shadow: background pixels next to a depth
+edge that the IR projector, 7.5 cm beside the camera, cannot see. Normals are valid where depth is (NYUv2's
+normals are computed from depth). About 3% of the pixels are invalid, and 7% are void at 64×64.
 
-Class and colour are independent: every surface draws its colours and pattern from one distribution, so a
-classifier of single pixels' colours does barely better than always answering the most frequent class.
+Class and colour are independent: every surface draws its colours and pattern from one distribution
+(:func:`~mtl_ref.data.scene_layout.sample_materials`), so a classifier of single pixels' colours does no better
+than always answering the most frequent class; only window glass stands out, by glowing.
 
-``synthscenes(n, height, width, seed)`` is a function of its arguments only: the layouts come from one seeded CPU
-generator, and rendering is deterministic on a given device (results on a GPU agree to float rounding).
-Nothing is cached: generation runs at thousands of 64×64 images per second on a laptop CPU
-(``benchmarks/synthscenes.py``), faster than reading the same tensors back from disk would be worth.
+``synthscenes(n, height, width, seed)`` is a function of its arguments: the layouts come from one seeded CPU
+generator and rendering is deterministic, whatever the batch size; the same code renders on a GPU
+(``device="cuda"``). Nothing is cached on disk: on a 2-core CPU rendering runs at about 1,000 64×64 images per
+second, so a chapter's data set takes seconds, while a cache would take 144 KiB per 64×64 image
+(``benchmarks/results/synthscenes.md``).
 """
 
 from __future__ import annotations
