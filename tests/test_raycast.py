@@ -92,17 +92,18 @@ def test_candidates_enumerate_exactly_the_pixels_of_each_octagon():
     assert got == want
 
 
-def test_screen_bounds_contain_every_projected_point_and_handle_points_behind():
+def test_screen_bounds_of_points_in_front_and_of_hulls_cut_by_the_near_plane():
     eye = torch.zeros(3, 1)
     basis = torch.eye(3)[None]  # looking along -z
     tan = torch.tensor([[1.0], [1.0]])
-    points = torch.tensor([[[0.5, -0.5], [0.2, 0.1], [-2.0, -1.0]]]).permute(1, 2, 0)[:, :, None, :]  # (3, 2, 1, 1)
+    points = torch.tensor([[0.5, 0.2, -2.0], [-0.5, 0.1, -1.0]]).T[:, :, None, None]  # (3, 2, 1, 1)
     bounds = screen_bounds(points, eye, basis, tan, 10, 10)[:, 0, 0]
     # x/depth = 0.25 and -0.5 -> columns 5.75 and 2; y/depth = 0.1 for both -> row 4.
     assert bounds[:4].tolist() == [4, 4, 2, 5]
-    behind = points.clone()
-    behind[2, 0] = 1.0
-    assert screen_bounds(behind, eye, basis, tan, 10, 10)[:4, 0, 0].tolist() == [0, 9, 0, 9]
-    behind[2, 1] = 2.0
-    r0, r1 = screen_bounds(behind, eye, basis, tan, 10, 10)[:2, 0, 0].tolist()
+    # The second point behind the camera: the segment crosses depth 0.05 at (-0.15, 0.135), which projects to
+    # column (-3 + 1) * 5 - 0.5 = -10.5 and row (1 - 2.7) * 5 - 0.5 = -9.
+    points[2, 1] = 1.0
+    assert screen_bounds(points, eye, basis, tan, 10, 10)[:4, 0, 0].tolist() == [-9, 4, -10, 5]
+    points[2, 0] = 2.0
+    r0, r1 = screen_bounds(points, eye, basis, tan, 10, 10)[:2, 0, 0].tolist()
     assert r1 < r0

@@ -123,34 +123,49 @@ def corners(p: Tensor) -> Tensor:
 
 
 def screen_bounds(points: Tensor, eye: Tensor, basis: Tensor, tan_half: Tensor, height: int, width: int) -> Tensor:
-    """Pixel octagons ``(8, n, K)`` around projected point sets: inclusive integer ranges of row, column,
-    column + row and column - row.
+    """Pixel octagons ``(8, n, K)`` around the projections of the convex hulls of point sets: inclusive integer
+    ranges of row, column, column + row and column - row.
 
     Args:
         points: ``(3, M, n, K)`` world points; each of the ``n × K`` sets of ``M`` points is bounded separately.
         eye, basis, tan_half: per scene, ``(3, n)`` camera position, ``(n, 3, 3)`` camera-to-world rotation
             (columns right, up, back), ``(2, n)`` tangents of the half field of view (horizontal, vertical).
 
-    A set with a point behind :data:`NEAR` gets the whole image if another point is in front, and no pixel if
-    all are behind. An empty octagon has an empty row range.
+    A hull that reaches behind the camera is first cut at depth :data:`NEAR`: the points in front and the
+    points where the segments between a point in front and one behind cross that depth span the part in front.
+    (That is conservative as long as nothing visible comes nearer than ``NEAR`` to the camera.) A hull wholly
+    behind gets an empty octagon, with an empty row range.
     """
-    cam = torch.einsum("nji,jmnk->imnk", basis, points - eye[:, None, :, None])
-    depth = -cam[2]
-    front = depth > NEAR
-    safe = torch.where(front, depth, 1.0)
-    col = (cam[0] / safe / tan_half[0, :, None] + 1) * (width / 2) - 0.5
-    row = (1 - cam[1] / safe / tan_half[1, :, None]) * (height / 2) - 0.5
+    cam = torch.einsum("nji,jmnk->imnk", basis, points - eye[:, None, :, None]).flatten(2)  # (3, M, n·K)
+    front = -cam[2] > NEAR
+    bounds = _octagon(cam, front, tan_half.repeat_interleave(points.shape[-1], 1), height, width)
+    cut = (front.any(0) & ~front.all(0)).nonzero().squeeze(1)
+    if len(cut):
+        # Where the segment from point i (in front) to point j (behind) crosses depth NEAR.
+        part = cam.index_select(2, cut)
+        depth, ahead = -part[2], front.index_select(1, cut)
+        di, dj = depth[:, None], depth[None, :]
+        share = ((di - NEAR) / (di - dj).where(di != dj, 1.0)).clamp(0, 1)
+        cross = (part[:, :, None] + share * (part[:, None] - part[:, :, None])).flatten(1, 2)
+        crossing = (ahead[:, None] & ~ahead[None, :]).flatten(0, 1)
+        tan_cut = tan_half.repeat_interleave(points.shape[-1], 1).index_select(1, cut)
+        bounds[:, cut] = _octagon(torch.cat([part, cross], 1), torch.cat([ahead, crossing]), tan_cut, height, width)
+    empty = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0], device=points.device)[:, None]
+    return torch.where(front.any(0), bounds, empty).long().view(8, *points.shape[2:])
+
+
+def _octagon(cam: Tensor, keep: Tensor, tan_half: Tensor, height: int, width: int) -> Tensor:
+    """Octagons ``(8, S)`` around the projections of the kept points of ``S`` sets of camera-space points
+    ``(3, M, S)`` (with depth at least :data:`NEAR`)."""
+    depth = (-cam[2]).clamp(min=NEAR)
+    col = (cam[0] / depth / tan_half[0] + 1) * (width / 2) - 0.5
+    row = (1 - cam[1] / depth / tan_half[1]) * (height / 2) - 0.5
     margin = 1e-3
     bounds = []
     for v in (row, col, col + row, col - row):
-        bounds += [torch.ceil(v.amin(0) - margin), torch.floor(v.amax(0) + margin)]
-    bounds = torch.stack(bounds)
-    big = float(height + width)
-    full = torch.tensor([0.0, height - 1, 0.0, width - 1, -big, big, -big, big], device=points.device)[:, None, None]
-    empty = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0], device=points.device)[:, None, None]
-    all_front, any_front = front.all(0), front.any(0)
-    bounds = torch.where(all_front, bounds, empty)
-    return torch.where(any_front & ~all_front, full, bounds).long()
+        bounds += [torch.ceil(v.where(keep, torch.inf).amin(0) - margin),
+                   torch.floor(v.where(keep, -torch.inf).amax(0) + margin)]
+    return torch.stack(bounds)
 
 
 def candidates(bounds: Tensor, active: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from .raycast import BOX, CYLINDER, SPHERE
+from .raycast import BOX, CYLINDER, SPHERE, to_local
 
 CLASS_NAMES = ("floor", "wall", "ceiling", "door", "window", "painting", "table", "box", "sphere", "cylinder")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -137,22 +137,29 @@ def _wall_distance(origin: Tensor, direction: Tensor, half: Tensor) -> Tensor:
     return torch.where(direction == 0, math.inf, t).amin(-1)
 
 
-def _separate(pos: Tensor, radius: Tensor, movable: Tensor, eye: Tensor, half: Tensor, steps: int = 30) -> Tensor:
-    """Push discs ``(n, m)`` apart, away from the camera, and inside the room (a few relaxation steps)."""
+def _separate(pos: Tensor, radius: Tensor, movable: Tensor, eye: Tensor, half: Tensor, steps: int = 20) -> Tensor:
+    """Push discs ``(n, m)`` at ``pos`` ``(n, m, 2)`` apart, away from the camera, and inside the room (a few
+    relaxation steps)."""
     gap, eye_clearance = 0.08, 0.9
-    mask = movable[:, :, None] & movable[:, None, :] & ~torch.eye(pos.shape[1], dtype=torch.bool)
+    pair = (movable[:, :, None] & movable[:, None, :] & ~torch.eye(pos.shape[1], dtype=torch.bool)).float()
+    reach = radius[:, :, None] + radius[:, None, :] + gap
+    move = movable.float()
+    x, z = pos.unbind(-1)
+    ex, ez = eye[:, :1], eye[:, 1:]
+    limit_x = (half[:, :1] - radius - 0.01).clamp(min=0)
+    limit_z = (half[:, 1:] - radius - 0.01).clamp(min=0)
     for _ in range(steps):
-        diff = pos[:, :, None] - pos[:, None, :]
-        dist = diff.norm(dim=-1).clamp(min=1e-6)
-        overlap = ((radius[:, :, None] + radius[:, None, :] + gap - dist).clamp(min=0) * mask)
-        pos = pos + 0.5 * (overlap[..., None] * diff / dist[..., None]).sum(2) * movable[..., None]
-        away = pos - eye[:, None]
-        dist = away.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-        push = (radius[..., None] + eye_clearance - dist).clamp(min=0)
-        pos = pos + push * away / dist * movable[..., None]
-        limit = (half[:, None] - radius[..., None] - 0.01).clamp(min=0)
-        pos = torch.maximum(torch.minimum(pos, limit), -limit)
-    return pos
+        dx, dz = x[:, :, None] - x[:, None, :], z[:, :, None] - z[:, None, :]
+        dist = (dx * dx + dz * dz).sqrt().clamp(min=1e-6)
+        push = (reach - dist).clamp(min=0) * pair / dist
+        x = x + 0.5 * (push * dx).sum(2) * move
+        z = z + 0.5 * (push * dz).sum(2) * move
+        ax, az = x - ex, z - ez
+        dist = (ax * ax + az * az).sqrt().clamp(min=1e-6)
+        push = (radius + eye_clearance - dist).clamp(min=0) / dist * move
+        x = torch.maximum(torch.minimum(x + push * ax, limit_x), -limit_x)
+        z = torch.maximum(torch.minimum(z + push * az, limit_z), -limit_z)
+    return torch.stack((x, z), -1)
 
 
 def sample_layout(n: int, seed: int) -> SceneLayout:
@@ -186,7 +193,7 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
     # Small spheres and cylinders may stand on the table.
     small = torch.cat([sphere_r <= 0.25, (cyl_r <= 0.2) & (cyl_h <= 0.35)], 1)
     on_table = small & active[:, 9:10] & draw.coin(0.5, n, 6)
-    footprint = torch.cat([sphere_r, cyl_r, box_half[..., 0::2].norm(dim=-1), 0.9 * table_half.norm(dim=-1, keepdim=True)], 1)
+    footprint = torch.cat([sphere_r, cyl_r, box_half[..., 0::2].norm(dim=-1), table_half.norm(dim=-1, keepdim=True)], 1)
 
     # Positions: mostly in the camera's view, at most as far as the wall behind them; some anywhere.
     m = footprint.shape[1]
@@ -240,6 +247,12 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
                          box_half[..., 2], cos, sin), -1)
     solids = torch.cat([spheres, cylinders, boxes, top[:, None], legs], 1)
     solid_active = torch.cat([active[:, :9], active[:, 9:].expand(n, 5)], 1)
+    # Rarely, the room is too small to keep everything away from the camera: drop what comes within 10 cm of it
+    # (the whole table if any of its parts does, with what stands on it).
+    close = solid_active & (clearance(eye, solids) < 0.1)
+    table_close = close[:, TABLE_TOP:].any(1, keepdim=True)
+    close = close | torch.cat([on_table & table_close, torch.zeros(n, 3, dtype=torch.bool), table_close.expand(n, 5)], 1)
+    solid_active = solid_active & ~close
 
     decals, decal_active = _sample_decals(draw, a, h, b)
     materials = sample_materials(draw, n, len(SURFACE_CLASSES))
@@ -248,6 +261,24 @@ def sample_layout(n: int, seed: int) -> SceneLayout:
     noise_seed = torch.randint(0, 2**31 - 1, (n,), generator=draw.g)
     return SceneLayout(torch.stack((a, h, b), -1), eye, basis, fov.div(2).tan(), light, light_color, ambient,
                        solids, solid_active, decals, decal_active, materials, noise_seed)
+
+
+def clearance(points: Tensor, solids: Tensor) -> Tensor:
+    """``(n, K)``: how far points ``(n, 3)`` are outside each solid ``(n, K, 8)`` (negative inside), in metres; for
+    boxes and cylinders the largest distance to one of their bounding planes or surfaces (at most the distance)."""
+    p = solids.permute(2, 0, 1)
+    q = to_local(points.T[:, :, None], p)
+    size = p[3:6]
+    gaps = []
+    for k, kind in enumerate(SOLID_KINDS):
+        qk, sk = q[:, :, k], size[:, :, k]
+        if kind == SPHERE:
+            gaps.append(qk.norm(dim=0) - sk[0])
+        elif kind == BOX:
+            gaps.append((qk.abs() - sk).amax(0))
+        else:
+            gaps.append(torch.maximum(qk[0::2].norm(dim=0) - sk[0], qk[1].abs() - sk[1]))
+    return torch.stack(gaps, 1)
 
 
 def _sample_decals(draw: _Draw, a: Tensor, h: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -113,7 +113,7 @@ def render(layout: SceneLayout, height: int, width: int) -> tuple[Tensor, Tensor
     inv_dist2 = 1 / (to_light * to_light).sum(0)
     light_dir = to_light * inv_dist2.sqrt()
     cos = (normal * light_dir).sum(0).clamp(min=0)
-    lit = _unshadowed(layout, solids, x, tan, height, width)
+    lit = _unshadowed(layout, solids, x, best & 15, cos > 0, tan, height, width)
     irradiance = layout.light_color.T[:, :, None] * (cos * lit * inv_dist2)
     view = d * -(d * d).sum(0).rsqrt()
     halfway = light_dir + view
@@ -288,13 +288,15 @@ def _schlick(cos: Tensor, shininess: Tensor) -> Tensor:
     return cos / (shininess - shininess * cos + cos)
 
 
-def _unshadowed(layout: SceneLayout, solids: Tensor, x: Tensor, tan: Tensor, height: int, width: int) -> Tensor:
+def _unshadowed(layout: SceneLayout, solids: Tensor, x: Tensor, tag: Tensor, facing: Tensor, tan: Tensor,
+                height: int, width: int) -> Tensor:
     """1 where the lamp sees the surface points ``x`` ``(3, n, P)``, 0 where a solid is in the way.
 
     Only pixels inside the screen bounds of a solid's shadow volume are tested: with the lamp above every
     solid, the part of that volume above the floor lies in the hull of the solid's corners and their
-    projections from the lamp onto the floor. A ray towards the lamp leaves a convex solid's lit side at once, so
-    solids do not shadow themselves.
+    projections from the lamp onto the floor. Pixels that face away from the lamp (``facing`` false) need no
+    test, and neither do the solid's own pixels (``tag``, as in the keys): a ray towards the lamp leaves a
+    convex solid's lit side at once.
     """
     n, k = layout.solid_active.shape
     box = corners(solids)
@@ -303,10 +305,14 @@ def _unshadowed(layout: SceneLayout, solids: Tensor, x: Tensor, tan: Tensor, hei
     bounds = screen_bounds(torch.cat([box, on_floor], 1), layout.eye.T, layout.basis, tan, height, width)
     lamp_local = to_local(layout.light.T[:, :, None], solids)  # (3, n, K)
     table = torch.cat([lamp_local, solids]).view(-1, n * k)
+    own_tag = (torch.arange(n * k, device=x.device) % k + 1).int()
     lit = torch.ones(x.shape[1:], device=x.device).view(-1)
-    flat_x = x.view(3, -1)
+    flat_x, tag, facing = x.view(3, -1), tag.view(-1), facing.view(-1)
     for kind, mask in _kinds(x.device):
         owner, pixel = candidates(bounds, layout.solid_active & mask, height, width)
+        keep = (facing.index_select(0, pixel) & (tag.index_select(0, pixel) != own_tag.index_select(0, owner)))
+        keep = keep.nonzero().squeeze(1)
+        owner, pixel = owner.index_select(0, keep), pixel.index_select(0, keep)
         rows = table.index_select(1, owner)
         start = to_local(flat_x.index_select(1, pixel), rows[3:])
         hit = crosses(*interval(kind, start, rows[:3] - start, rows[6:9]))
