@@ -85,7 +85,7 @@ class MeanIoU(_Confusion):
     higher_is_better = True
 
     def compute(self) -> float:
-        m = self.matrix().double()
+        m = self.matrix().cpu().double()  # on the host: float64 is not available on every device
         tp = m.diagonal()
         union = m.sum(0) + m.sum(1) - tp
         present = union > 0
@@ -207,7 +207,7 @@ class MedianAngle(_AngleMetric):
     def compute(self) -> float:
         if self._histogram is None or self._histogram[:-1].sum() == 0:
             raise _empty(type(self).__name__)
-        counts = self._histogram[:-1].double()
+        counts = self._histogram[:-1].cpu().double()
         cumulative = counts.cumsum(0)
         total = int(cumulative[-1])
         # The mean of the two middle angles (the same one for an odd count), each read off the histogram as if the
@@ -217,8 +217,7 @@ class MedianAngle(_AngleMetric):
     @staticmethod
     def _angle_of_rank(rank: int, counts: Tensor, cumulative: Tensor) -> float:
         """The ``rank``-th smallest angle (from 1), to within half a bin."""
-        b = int(torch.searchsorted(cumulative, torch.tensor(float(rank), dtype=cumulative.dtype,
-                                                            device=cumulative.device)))
+        b = int(torch.searchsorted(cumulative, torch.tensor(float(rank), dtype=cumulative.dtype)))
         before = float(cumulative[b] - counts[b])
         return MEDIAN_BIN * (b + (rank - before - 0.5) / float(counts[b]))
 
