@@ -3,6 +3,9 @@
 from .correlated import CorrelatedRegression
 from .multidigits import multidigits
 from .multimnist import multimnist, read_idx
+from .nyuv2 import nyuv2
+from .synthscenes import synthscenes
 from .tensors import MultiTaskData, train_test_split
 
-__all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "multidigits", "multimnist", "read_idx"]
+__all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "multidigits", "multimnist", "read_idx",
+           "synthscenes", "nyuv2"]
