@@ -53,10 +53,13 @@ class CrossStitchUnit(nn.Module):
         self.alpha = nn.Parameter(alpha)
 
     def forward(self, inputs: Sequence[Tensor]) -> list[Tensor]:
-        if len(inputs) != len(self.alpha):
-            raise ValueError(f"this unit mixes {len(self.alpha)} activations, got {len(inputs)}")
-        mixed = torch.einsum("kl,l...->k...", self.alpha, torch.stack(list(inputs)))
-        return list(mixed.unbind(0))
+        return list(self.mix(torch.stack(list(inputs))).unbind(0))
+
+    def mix(self, stacked: Tensor) -> Tensor:
+        """The same on activations stacked along a new first dimension: ``(units, ...)`` in and out."""
+        if len(stacked) != len(self.alpha):
+            raise ValueError(f"this unit mixes {len(self.alpha)} activations, got {len(stacked)}")
+        return torch.einsum("kl,l...->k...", self.alpha, stacked)
 
 
 class CrossStitch(MultiTaskModel):
