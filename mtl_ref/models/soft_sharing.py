@@ -108,15 +108,15 @@ def _check_same_architecture(trunks: Mapping[str, nn.Module]) -> None:
     """Raise a ``ValueError`` naming the task and parameter where the trunks' parameters differ."""
     items = iter(trunks.items())
     first_task, first = next(items)
-    reference = {name: p.shape for name, p in first.named_parameters()}
+    reference = {name: tuple(p.shape) for name, p in first.named_parameters()}
     if not any(len(shape) >= 2 for shape in reference.values()):
         raise ValueError(f"the trunk of task {first_task!r} has no weight with 2 or more dimensions to tie")
     for task, trunk in items:
-        shapes = {name: p.shape for name, p in trunk.named_parameters()}
+        shapes = {name: tuple(p.shape) for name, p in trunk.named_parameters()}
         for name in sorted(set(reference) | set(shapes)):
             if reference.get(name) != shapes.get(name):
-                raise ValueError(f"the trunks differ: parameter {name!r} has shape {reference.get(name)} for task "
-                                 f"{first_task!r} and {shapes.get(name)} for task {task!r}")
+                raise ValueError(f"the trunks differ: parameter {name!r} is {reference.get(name, 'missing')} for "
+                                 f"task {first_task!r} and {shapes.get(name, 'missing')} for task {task!r}")
 
 
 def soft_sharing_segnet(tasks: Mapping[str, int], widths: Sequence[int] = PAPER_WIDTHS,
