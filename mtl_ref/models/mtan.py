@@ -1,17 +1,17 @@
 """MTAN, the Multi-Task Attention Network (Liu, Johns & Davison, CVPR 2019, arXiv:1803.10704).
 
 One SegNet (:class:`~.segnet.SegNet`) is shared by all tasks. Each task reads it through its own soft-attention
-modules, one at every encoder and every decoder block ``j``. Eq. (1)-(2) of the paper, with ``u_j`` the output of
+modules, one at every encoder and every decoder block ``j``. In the paper's notation, with ``u_j`` the output of
 the block's first layer and ``p_j`` the output of its last layer:
 
     a_j = sigmoid(BN(conv1×1(ReLU(BN(conv1×1([u_j ; f_j(â_{j-1})]))))))
     â_j = a_j ⊙ p_j
 
 In the encoder, ``f_j`` is a 3×3 layer (convolution, batch norm, ReLU) followed by a 2×2 max-pool. The first
-block's mask reads ``u_1`` alone. In the decoder, ``f_j`` is a ×2 bilinear upsampling followed by a 3×3 layer, and
-the shared feature ``u_j`` is the unpooled input of the decoder block. The ``f_j`` layers are shared by all tasks
-and only the attention modules are task-specific, as in the authors' code. Each task's head reads its last
-attended feature.
+block's mask reads ``u_1`` alone. In the decoder, ``f_j`` is a ×2 bilinear upsampling (corners aligned) followed
+by a 3×3 layer, and the shared feature ``u_j`` is the unpooled input of the decoder block. The ``f_j`` layers are
+shared by all tasks and only the attention modules are task-specific, as in the authors' code. Each task's head
+reads its last attended feature.
 
 At the paper's widths [64, 128, 256, 512, 512], with 13 segmentation classes, depth and surface normals, MTAN has
 44,229,073 parameters. They split into the shared SegNet (24,943,296), the shared ``f`` layers (10,220,160),
