@@ -1,7 +1,17 @@
 """Multi-task models: each returns ``{task: prediction}``."""
 
 from .base import MultiTaskModel
+from .count import count_parameters
+from .cross_stitch import CrossStitch, CrossStitchUnit
+from .dense import DenseHead, dense_heads
 from .hard_sharing import HardSharing, Independent, branch_at
 from .mlp import mlp
+from .mtan import MTAN
+from .segnet import PAPER_WIDTHS, VGG16_CONVS, SegNet, segnet_single_task, segnet_split
+from .sluice import Sluice
+from .soft_sharing import SoftSharing, l2_distance, soft_sharing_segnet, trace_norm
 
-__all__ = ["MultiTaskModel", "HardSharing", "Independent", "branch_at", "mlp"]
+__all__ = ["MultiTaskModel", "HardSharing", "Independent", "branch_at", "mlp", "count_parameters", "DenseHead",
+           "dense_heads", "PAPER_WIDTHS", "VGG16_CONVS", "SegNet", "segnet_single_task", "segnet_split", "MTAN",
+           "CrossStitch", "CrossStitchUnit", "Sluice", "SoftSharing", "l2_distance", "trace_norm",
+           "soft_sharing_segnet"]
