@@ -62,9 +62,13 @@ class Aggregator(nn.Module):
         with torch.no_grad():
             return self.aggregate(jacobian)
 
-    @abstractmethod
     def aggregate(self, jacobian: Tensor) -> Tensor:
         """The update for a checked Jacobian."""
+        return self.aggregate_with_weights(jacobian)[0]
+
+    @abstractmethod
+    def aggregate_with_weights(self, jacobian: Tensor) -> tuple[Tensor, Tensor]:
+        """The update ``wᵀJ`` for a checked Jacobian, and the ``(T,)`` task weights ``w`` it used."""
 
     def reset(self) -> None:
         """Forget any state carried from step to step (none by default)."""
@@ -77,9 +81,9 @@ class GramianWeighted(Aggregator):
     ``(T,) @ (T, P)`` product in the Jacobian's dtype.
     """
 
-    def aggregate(self, jacobian: Tensor) -> Tensor:
+    def aggregate_with_weights(self, jacobian: Tensor) -> tuple[Tensor, Tensor]:
         weights = self.weights(gramian(jacobian))
-        return weights.to(jacobian.dtype) @ jacobian
+        return weights.to(jacobian.dtype) @ jacobian, weights
 
     @abstractmethod
     def weights(self, gramian: Tensor) -> Tensor:
@@ -92,8 +96,9 @@ class Mean(Aggregator):
     Computed as the product ``(1/T, …, 1/T) @ J``, which is faster than a reduction over the rows.
     """
 
-    def aggregate(self, jacobian: Tensor) -> Tensor:
-        return jacobian.new_full((jacobian.shape[0],), 1.0 / jacobian.shape[0]) @ jacobian
+    def aggregate_with_weights(self, jacobian: Tensor) -> tuple[Tensor, Tensor]:
+        weights = jacobian.new_full((jacobian.shape[0],), 1.0 / jacobian.shape[0])
+        return weights @ jacobian, weights
 
 
 class Sum(Aggregator):
@@ -102,5 +107,6 @@ class Sum(Aggregator):
     Computed as the product ``(1, …, 1) @ J``, which is faster than a reduction over the rows.
     """
 
-    def aggregate(self, jacobian: Tensor) -> Tensor:
-        return jacobian.new_ones(jacobian.shape[0]) @ jacobian
+    def aggregate_with_weights(self, jacobian: Tensor) -> tuple[Tensor, Tensor]:
+        weights = jacobian.new_ones(jacobian.shape[0])
+        return weights @ jacobian, weights

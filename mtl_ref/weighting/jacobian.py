@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .aggregator import Aggregator, GramianWeighted, check_jacobian
+from .aggregator import Aggregator, check_jacobian
 from .base import Weighting
 
 Level = Literal["parameters", "representation"]
@@ -139,8 +139,8 @@ class GradientAggregation(Weighting):
 
     The Jacobian is checked (shape, finite) on the first step after :meth:`reset`, like the losses in
     :func:`~mtl_ref.fit`; later steps call the aggregator's ``aggregate`` directly so that the step needs no host
-    synchronisation of its own. For aggregators whose weights come from the Gramian (:class:`GramianWeighted`) the
-    weights are logged; for the others the logged weights are NaN (not exposed).
+    synchronisation of its own (the aggregators that solve a small problem on the Gramian with SciPy do read the
+    ``T × T`` Gramian on the host). The task weights each step used are logged.
     """
 
     def __init__(self, aggregator: Aggregator, level: Level = "parameters") -> None:
@@ -185,14 +185,9 @@ class GradientAggregation(Weighting):
             check_jacobian(matrix)
             self._checked = True
         with torch.no_grad():
-            if _exposes_weights(self.aggregator):
-                # GramianWeighted.aggregate, keeping the weights to log them.
-                j64 = matrix.double()
-                weights = self.aggregator.weights(j64 @ j64.T)
-                self.log_weights(weights)
-                return weights.to(matrix.dtype) @ matrix
-            self.log_weights(torch.full((len(matrix),), float("nan"), device=matrix.device))
-            return self.aggregator.aggregate(matrix)
+            update, weights = self.aggregator.aggregate_with_weights(matrix)
+        self.log_weights(weights)
+        return update
 
     def extra_repr(self) -> str:
         return f"level={self.level!r}"
@@ -208,10 +203,6 @@ def representation(model: nn.Module) -> Tensor:
         raise ValueError("model.representation does not require grad: it must come from the forward pass whose "
                          "losses are being differentiated (was the last forward pass run under no_grad?)")
     return z
-
-
-def _exposes_weights(aggregator: Aggregator) -> bool:
-    return isinstance(aggregator, GramianWeighted) and type(aggregator).aggregate is GramianWeighted.aggregate
 
 
 def _unflatten(update: Tensor, rows: Sequence[Tensor | None]) -> list[Tensor | None]:
