@@ -68,8 +68,11 @@ class Task:
             )
 
 
-def check_outputs(tasks: Sequence[Task], outputs: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> None:
+def check_outputs(tasks: Sequence[Task], outputs: Mapping[str, Tensor], targets: Mapping[str, Tensor],
+                  allow_extra: bool = False) -> None:
     """Check that outputs and targets cover exactly the tasks, with compatible shapes.
+
+    With ``allow_extra``, outputs for other tasks are ignored (scoring a subset of a model's tasks).
 
     Raises:
         KeyError: an output or target that matches no task, or a task with no output or no target.
@@ -77,7 +80,7 @@ def check_outputs(tasks: Sequence[Task], outputs: Mapping[str, Tensor], targets:
     """
     names = [t.name for t in tasks]
     extra = sorted(set(outputs) - set(names))
-    if extra:
+    if extra and not allow_extra:
         raise KeyError(f"model output has predictions {extra} that match no task; the tasks are {names}")
     for t in tasks:
         if t.name not in outputs:

@@ -1,11 +1,12 @@
 """Data sets with embedded defaults (generated or bundled), and loaders for the real ones."""
 
 from .correlated import CorrelatedRegression
+from .eavesdropping import eavesdropping
 from .multidigits import multidigits
 from .multimnist import multimnist, read_idx
 from .nyuv2 import nyuv2
 from .synthscenes import synthscenes
 from .tensors import MultiTaskData, train_test_split
 
-__all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "multidigits", "multimnist", "read_idx",
+__all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "eavesdropping", "multidigits", "multimnist", "read_idx",
            "synthscenes", "nyuv2"]

@@ -58,14 +58,15 @@ class CorrelatedRegression:
     def weights(self) -> tuple[Tensor, Tensor, Tensor]:
         """``(W, alpha, beta)``: the ``(T, dim)`` task weight vectors and the shared sine parameters."""
         g = torch.Generator().manual_seed(self.seed)
+        # α and β first, so that they do not depend on the number of tasks or the input dimension.
+        alpha = torch.randn(self.num_sines, generator=g, dtype=torch.float64)
+        beta = torch.randn(self.num_sines, generator=g, dtype=torch.float64)
         u, _ = torch.linalg.qr(torch.randn(self.dim, self.num_tasks, generator=g, dtype=torch.float64))
         p = self.correlation
         r = (1 - p) * torch.eye(self.num_tasks, dtype=torch.float64) + p
         # A tiny ridge keeps the Cholesky factor defined at p = 1 (all tasks identical up to 1e-6).
         chol = torch.linalg.cholesky(r + 1e-12 * torch.eye(self.num_tasks, dtype=torch.float64))
         w = self.scale * chol @ u.T
-        alpha = torch.randn(self.num_sines, generator=g, dtype=torch.float64)
-        beta = torch.randn(self.num_sines, generator=g, dtype=torch.float64)
         return w.float(), alpha.float(), beta.float()
 
     def sample(self, n: int, seed: int, device: torch.device | str = "cpu") -> MultiTaskData:
@@ -80,3 +81,8 @@ class CorrelatedRegression:
             x = torch.cat([x, torch.randn(n, self.noise_dims, generator=g)], dim=1)
         targets = {name: y[:, t:t + 1].contiguous() for t, name in enumerate(self.task_names)}
         return MultiTaskData(x, targets).to(device)
+
+    def sample_tasks(self, n: int, seed: int, device: torch.device | str = "cpu") -> dict[str, MultiTaskData]:
+        """``n`` examples for each task with inputs of its own: ``{task: data holding that task's target}``."""
+        return {name: self.sample(n, seed=seed * self.num_tasks + t, device=device).select([name])
+                for t, name in enumerate(self.task_names)}

@@ -1,9 +1,11 @@
 """Multi-task models: each returns ``{task: prediction}``."""
 
 from .base import MultiTaskModel
+from .conditioning import ConcatConditioned, FiLMConditioned
 from .count import count_parameters
 from .cross_stitch import CrossStitch, CrossStitchUnit
 from .dense import DenseHead, dense_heads
+from .digits import digit_blocks, digit_trunk
 from .hard_sharing import HardSharing, Independent, branch_at
 from .mlp import mlp
 from .mtan import MTAN
@@ -11,7 +13,7 @@ from .segnet import PAPER_WIDTHS, VGG16_CONVS, SegNet, segnet_single_task, segne
 from .sluice import Sluice
 from .soft_sharing import SoftSharing, l2_distance, soft_sharing_segnet, trace_norm
 
-__all__ = ["MultiTaskModel", "HardSharing", "Independent", "branch_at", "mlp", "count_parameters", "DenseHead",
-           "dense_heads", "PAPER_WIDTHS", "VGG16_CONVS", "SegNet", "segnet_single_task", "segnet_split", "MTAN",
+__all__ = ["MultiTaskModel", "HardSharing", "Independent", "branch_at", "mlp", "count_parameters", "ConcatConditioned", "FiLMConditioned", "DenseHead",
+           "dense_heads", "digit_blocks", "digit_trunk", "PAPER_WIDTHS", "VGG16_CONVS", "SegNet", "segnet_single_task", "segnet_split", "MTAN",
            "CrossStitch", "CrossStitchUnit", "Sluice", "SoftSharing", "l2_distance", "trace_norm",
            "soft_sharing_segnet"]
