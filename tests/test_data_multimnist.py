@@ -102,9 +102,10 @@ def test_read_idx_trailing_bytes(tmp_path):
         read_idx(path)
 
 
-def test_read_idx_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        read_idx(tmp_path / "nothing-here")
+@pytest.mark.parametrize("name", ["nothing-here", "nothing-here.gz"])
+def test_read_idx_missing_file(tmp_path, name):
+    with pytest.raises(FileNotFoundError, match=name):
+        read_idx(tmp_path / name)
 
 
 def expected_canvas(img: np.ndarray, partner: np.ndarray) -> np.ndarray:
@@ -154,5 +155,6 @@ def test_multimnist_missing_file(tmp_path):
 def test_multimnist_mismatched_files(tmp_path):
     write(tmp_path / "train-images-idx3-ubyte", idx_bytes(fake_images()))
     write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(LABELS[:2]))
-    with pytest.raises(ValueError, match=r"expected images \(N, H, W\) and labels \(N,\), got \(3, 28, 28\) and \(2,\)"):
+    with pytest.raises(ValueError, match=r"expected images \(N, H, W\) and labels \(N,\), "
+                                         r"got \(3, 28, 28\) and \(2,\)"):
         multimnist(tmp_path)

@@ -112,3 +112,15 @@ def test_autocast_disabled_does_not_touch_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", boom)
     with autocast(torch.device("cuda"), enabled=False):
         pass
+
+
+def test_autocast_enters_torch_autocast_when_a_dtype_applies(monkeypatch):
+    # The CUDA branch, exercised on the CPU: with a dtype, autocast wraps torch.autocast for the device type.
+    monkeypatch.setattr("mtl_ref.device.amp_dtype", lambda device: torch.bfloat16)
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with autocast(torch.device("cpu")):
+        assert torch.is_autocast_enabled("cpu")
+        assert (a @ b).dtype == torch.bfloat16
+    assert not torch.is_autocast_enabled("cpu")
+    with autocast(torch.device("cpu"), enabled=False):
+        assert (a @ b).dtype == torch.float32

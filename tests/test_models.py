@@ -78,7 +78,8 @@ def test_hard_sharing_parameter_partition():
 def test_last_shared_parameters():
     model = hard_sharing()
     assert ids(model.last_shared_parameters()) == ids(model.trunk[2].parameters())  # the last Linear, not ReLU
-    nested = HardSharing(nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.LayerNorm(3)), {"a": nn.Linear(3, 1)})
+    trunk = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.LayerNorm(3))
+    nested = HardSharing(trunk, {"a": nn.Linear(3, 1)})
     assert ids(nested.last_shared_parameters()) == ids(nested.trunk[1].parameters())
     with pytest.raises(ValueError, match="the trunk has no parameters"):
         HardSharing(nn.Identity(), {"a": nn.Linear(2, 1)}).last_shared_parameters()

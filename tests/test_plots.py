@@ -26,7 +26,8 @@ def close_figures():
 
 def history(offset: float = 0.0) -> History:
     h = History(["left", "right"], train_loss=[[1.0, 2.0], [0.5, 1.0], [0.25, 0.7]])
-    h.scores = [{"left": {"acc": 0.5 + offset}, "right": {"acc": 0.4}}, {"left": {"acc": 0.7 + offset}, "right": {"acc": 0.6}}]
+    h.scores = [{"left": {"acc": 0.5 + offset}, "right": {"acc": 0.4}},
+                {"left": {"acc": 0.7 + offset}, "right": {"acc": 0.6}}]
     h.eval_epochs = [2, 3]
     return h
 

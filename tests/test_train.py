@@ -7,7 +7,6 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
@@ -270,6 +269,33 @@ def test_to_dict_is_json_serialisable():
     assert d["tasks"] == ["y1", "y2"] and d["best_epoch"] == history.best_epoch
     assert d["final"] == history.final and d["train_loss"] == history.train_loss
     assert set(d) == {"tasks", "train_loss", "val_loss", "best_epoch", "scores", "eval_epochs", "final", *TIMING}
+
+
+class Recording(LossWeighting):
+    """Equal weights; records the losses before each step and, through ``after_step``, after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.before, self.after = [], []
+
+    def combine(self, losses):
+        self.before.append(losses.detach())
+        return losses.sum()
+
+    def after_step(self, losses_after):
+        self.after.append(losses_after())
+
+
+def test_after_step_recomputes_the_batch_losses_without_grad():
+    method = Recording()
+    model = make_model()
+    fit(model, tasks(), TRAIN, epochs=2, batch_size=len(TRAIN), method=method, progress=False)
+    assert len(method.before) == len(method.after) == 2
+    assert all(not a.requires_grad and a.shape == (2,) for a in method.after)
+    # the first step's losses after the step are those the second step starts from (full batch, same model)
+    torch.testing.assert_close(method.after[0], method.before[1])
+    with torch.no_grad():
+        torch.testing.assert_close(method.after[1], task_losses(tasks(), model(TRAIN.x), TRAIN.y))
 
 
 # --- evaluate and mean_losses ----------------------------------------------------------------------------------
