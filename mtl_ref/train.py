@@ -176,6 +176,7 @@ def fit(
     for epoch in range(epochs):
         start = time.perf_counter()
         running = torch.zeros(len(tasks), device=device)
+        step_losses: list[Tensor] = []
         for x, y in train.batches(batch_size, shuffle=True, generator=generator):
             with autocast(device, amp):
                 out = model(x)
@@ -197,10 +198,11 @@ def fit(
                 optimizer.step()
             method.after_step(lambda x=x, y=y: _losses_without_grad(model, tasks, x, y, device, amp))
             running += losses.detach()
+            step_losses.append(losses.detach())
             step += 1
             bar.update()
         mean = running / steps_per_epoch
-        check_finite(tasks, mean, where=f"(mean over epoch {epoch + 1})")
+        _check_epoch(tasks, mean, step_losses, epoch)
         method.epoch_end(mean)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -233,6 +235,24 @@ def _losses_without_grad(model: nn.Module, tasks: Sequence[Task], x: Tensor, y: 
     with autocast(device, amp):
         out = model(x)
     return task_losses(tasks, out, y)
+
+
+def _check_epoch(tasks: Sequence[Task], mean: Tensor, step_losses: list[Tensor], epoch: int) -> None:
+    """Raise a ``FloatingPointError`` if a mean loss of the epoch is NaN or infinite, naming the task(s) whose loss
+    went non-finite first.
+
+    Once one task's loss is NaN, the shared weights soon make every task's loss NaN, so the means alone would blame
+    every task; the per-step losses (left on the device, read only when something went wrong) say which task it was.
+    """
+    if bool(torch.isfinite(mean).all()):
+        return
+    losses = torch.stack(step_losses)
+    bad = ~torch.isfinite(losses)
+    if not bool(bad.any()):  # every step's losses were finite but their sum overflowed: this raises on the means
+        check_finite(tasks, mean, where=f"(mean over epoch {epoch + 1})")
+    step = int(bad.any(dim=1).nonzero()[0])
+    first = bad[step].nonzero().flatten().tolist()
+    check_finite([tasks[i] for i in first], losses[step, first], where=f"(at step {step + 1} of epoch {epoch + 1})")
 
 
 def _postfix(history: History) -> dict[str, str]:

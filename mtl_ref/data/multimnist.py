@@ -34,11 +34,15 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype, ndim = raw[2], raw[3]
     if dtype not in IDX_TYPES:
         raise ValueError(f"{path}: unknown IDX data type 0x{dtype:02x}")
+    start = 4 + 4 * ndim
+    if len(raw) < start:
+        raise ValueError(f"{path}: truncated header ({len(raw)} bytes; {ndim} dimensions need {start})")
     shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=IDX_TYPES[dtype], offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says shape {shape} ({int(np.prod(shape))} values), file holds {data.size}")
-    return data.reshape(shape)
+    itemsize, count = np.dtype(IDX_TYPES[dtype]).itemsize, int(np.prod(shape))
+    if len(raw) - start != count * itemsize:
+        raise ValueError(f"{path}: header says shape {shape} ({count * itemsize} bytes of data), "
+                         f"file holds {len(raw) - start}")
+    return np.frombuffer(raw, dtype=IDX_TYPES[dtype], offset=start).reshape(shape)
 
 
 def _find(root: Path, name: str) -> Path:

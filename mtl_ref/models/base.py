@@ -8,12 +8,12 @@ representation of the last forward pass from ``model.representation``.
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 from torch import Tensor, nn
 
 
-class MultiTaskModel(nn.Module):
+class MultiTaskModel(nn.Module, metaclass=ABCMeta):
     """Base class: ``forward(x) -> {task: prediction}``; ``forward(x, task=name)`` -> that task's prediction."""
 
     task_names: list[str]

@@ -11,7 +11,7 @@ state, and the per-step task weights it logs are kept in the run's history.
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 
-class Weighting(nn.Module):
+class Weighting(nn.Module, metaclass=ABCMeta):
     """Base class: turn one step's per-task losses into parameter gradients."""
 
     #: Learning rate for the method's own parameters (e.g. uncertainty weighting's log-variances);
