@@ -31,6 +31,8 @@ def test_two_tasks_are_the_papers_construction():
     w, _, _ = CorrelatedRegression(num_tasks=2, correlation=p, dim=dim, scale=c, seed=seed).weights()
     # The paper: orthonormal u1, u2; w1 = c·u1, w2 = c·(p·u1 + sqrt(1 - p²)·u2). Same draw of u as the class.
     g = torch.Generator().manual_seed(seed)
+    for _ in ("alpha", "beta"):  # drawn first
+        torch.randn(CorrelatedRegression.num_sines, generator=g, dtype=torch.float64)
     u, _ = torch.linalg.qr(torch.randn(dim, 2, generator=g, dtype=torch.float64))
     u1, u2 = u[:, 0], u[:, 1]
     torch.testing.assert_close(w[0].double(), c * u1, atol=1e-6, rtol=0)
