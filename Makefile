@@ -13,6 +13,10 @@ JB := $(VENV)/bin/jupyter-book
 STAMP := $(VENV)/.installed-stamp
 SMOKE := _smoke
 JOBS ?= 2
+# Chapters run $(JOBS) at a time at `smoke`; one BLAS thread each keeps them from fighting over the cores.
+SMOKE_THREADS ?= 1
+# Progress bars are for people watching a notebook; in a rendered page they are frozen noise.
+export TQDM_DISABLE := 1
 
 .PHONY: book test unit notebooks smoke-book setup clean colab-cells bench
 
@@ -39,15 +43,18 @@ smoke-book: $(STAMP)
 	cp -r book _config.yml _toc.yml $(SMOKE)/
 	ln -s ../mtl_ref $(SMOKE)/mtl_ref
 	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(SMOKE)/_config.yml
-	MTL_PROFILE=smoke tools/timed "chapters at smoke" \
+	MTL_PROFILE=smoke OMP_NUM_THREADS=$(SMOKE_THREADS) tools/timed "chapters at smoke" \
 		$(PY) -m pytest $(SMOKE)/book --nbmake --overwrite --nbmake-timeout=600 -n $(JOBS) -q -p no:cacheprovider
 	tools/timed "render (no execution)" $(JB) build $(SMOKE) --warningiserror --keep-going
 
 colab-cells: $(STAMP)
 	$(PY) tools/colab_cell.py --write
 
+# Speed goals: each script prints a table; benchmarks/results/ keeps the tables on record, with how they were made.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/aggregators.py
+	$(PY) benchmarks/step_time.py
+	$(PY) benchmarks/synthscenes.py
 
 clean:
 	rm -rf _build $(SMOKE)

@@ -24,10 +24,9 @@ def hidden_direction(dim: int, seed: int = 0) -> torch.Tensor:
 
 def eavesdropping(n: int, seed: int, *, dim: int = 20, frequency: float = 2.0, noise: float = 0.1,
                   problem_seed: int = 0, device: torch.device | str = "cpu") -> MultiTaskData:
-    """``n`` examples with targets ``easy`` (z) and ``hard`` (cos(ωz)), each ``(n, 1)``, and the feature ``z``.
+    """``n`` examples with targets ``easy`` (z) and ``hard`` (cos(ωz)), each ``(n, 1)``.
 
-    ``problem_seed`` fixes w; ``seed`` draws the examples. The hidden feature itself is returned as a third
-    target, ``z`` (noise-free), so that a chapter can probe what a network learned; train on ``easy`` and ``hard``.
+    ``problem_seed`` fixes w (:func:`hidden_direction`); ``seed`` draws the examples.
     """
     w = hidden_direction(dim, problem_seed)
     g = torch.Generator().manual_seed(seed)
@@ -35,4 +34,4 @@ def eavesdropping(n: int, seed: int, *, dim: int = 20, frequency: float = 2.0, n
     z = (x @ w)[:, None]
     easy = z + noise * torch.randn(n, 1, generator=g)
     hard = torch.cos(frequency * z) + noise * torch.randn(n, 1, generator=g)
-    return MultiTaskData(x, {"easy": easy, "hard": hard, "z": z}).to(device)
+    return MultiTaskData(x, {"easy": easy, "hard": hard}).to(device)
