@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .profiles import current_profile
+from .progress import progress_bar
 
 Experiment = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
 ENV_VAR = "MTL_RESULTS_DIR"
@@ -74,7 +74,7 @@ def run_grid(experiment: Experiment, configs: Sequence[Mapping[str, Any]], seeds
         raise ValueError(f"configurations must have distinct keys, got {keys}")
     rows = []
     jobs = [(c, k, s) for c, k in zip(configs, keys) for s in seeds]
-    for config, key, seed in tqdm(jobs, desc="runs", disable=not progress, leave=False):
+    for config, key, seed in progress_bar(jobs, enabled=progress, desc="runs"):
         path = Path(directory) / key / f"seed{seed}.json" if directory is not None else None
         if path is not None and path.exists():
             result = json.loads(path.read_text())["result"]

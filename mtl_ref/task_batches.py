@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .data.tensors import MultiTaskData
+from .progress import progress_bar
 from .tasks import Task, check_finite
 from .train import History, Scores, make_optimizer
 from .weighting.static import Equal
@@ -113,8 +113,8 @@ def fit_task_batches(
     best_loss, best_state = float("inf"), None
     running = torch.zeros(len(tasks), device=device)
     counts = torch.zeros(len(tasks))
-    bar = tqdm(total=steps, desc=progress if isinstance(progress, str) else "task batches",
-               disable=progress is False, leave=False)
+    bar = progress_bar(total=steps, enabled=progress is not False,
+                       desc=progress if isinstance(progress, str) else "task batches")
     start = time.perf_counter()
     model.train()
     for step in range(steps):

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .data.tensors import MultiTaskData
 from .device import amp_dtype, autocast
 from .models.base import MultiTaskModel
+from .progress import progress_bar
 from .tasks import Task, check_finite, check_outputs, task_losses
 from .weighting.base import Weighting
 from .weighting.static import Equal
@@ -170,7 +170,7 @@ def fit(
     best_loss, best_state = float("inf"), None
     steps_per_epoch = train.num_batches(batch_size)
     label = progress if isinstance(progress, str) else type(method).__name__
-    bar = tqdm(total=epochs * steps_per_epoch, desc=label, disable=progress is False, leave=False)
+    bar = progress_bar(total=epochs * steps_per_epoch, enabled=progress is not False, desc=label)
     model.train()
     step = 0
     for epoch in range(epochs):

@@ -391,3 +391,13 @@ def test_history_helpers():
     with pytest.raises(ValueError):
         h.loss("c")
     assert json.loads(json.dumps(History(["a"]).to_dict()))["train_loss"] == []
+
+
+def test_progress_bar_obeys_the_environment(monkeypatch):
+    from mtl_ref.progress import progress_bar
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert progress_bar(range(3)).disable
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    assert not progress_bar(range(3)).disable
+    assert progress_bar(range(3), enabled=False).disable
