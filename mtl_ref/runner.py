@@ -62,12 +62,24 @@ def config_key(config: Mapping[str, Any]) -> str:
     return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in key)
 
 
+def _saved_result(path: Path | None, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The result kept at ``path`` if it was computed for this very ``config`` (compared as JSON), else None."""
+    if path is None or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("config") != json.loads(json.dumps(dict(config))):
+        return None
+    return saved["result"]
+
+
 def run_grid(experiment: Experiment, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
              directory: Path | str | None = None, progress: bool = True) -> pd.DataFrame:
     """Run ``experiment`` on every (config, seed); return one row per run (config fields, ``seed``, results).
 
     Results must be JSON-serialisable (numbers, strings, lists, dicts). With ``directory``, finished runs are
-    read back instead of recomputed.
+    read back instead of recomputed, unless their saved configuration differs from the one asked for (a run saved
+    under the same ``name`` with other settings is recomputed and overwritten). Changes to the experiment's code
+    are not detected: clear the directory after editing it.
     """
     keys = [config_key(c) for c in configs]
     if len(set(keys)) != len(keys):
@@ -76,9 +88,8 @@ def run_grid(experiment: Experiment, configs: Sequence[Mapping[str, Any]], seeds
     jobs = [(c, k, s) for c, k in zip(configs, keys) for s in seeds]
     for config, key, seed in progress_bar(jobs, enabled=progress, desc="runs"):
         path = Path(directory) / key / f"seed{seed}.json" if directory is not None else None
-        if path is not None and path.exists():
-            result = json.loads(path.read_text())["result"]
-        else:
+        result = _saved_result(path, config)
+        if result is None:
             result = dict(experiment(config, seed))
             if path is not None:
                 write_json_atomic(path, {"config": dict(config), "seed": seed, "result": result})

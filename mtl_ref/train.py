@@ -32,7 +32,7 @@ class History:
 
     Attributes:
         tasks: task names, in the order of every per-task array.
-        train_loss: ``(epochs, T)`` mean training loss per task.
+        train_loss: ``(epochs, T)`` training loss per task, averaged over the epoch's examples.
         scores: per evaluated epoch (see ``eval_epochs``), ``{task: {metric: value}}`` on the test set.
         eval_epochs: the epochs (1-based) at which ``scores`` were taken.
         final: the test scores of the model as ``fit`` returns it (the restored best epoch, or the last).
@@ -157,6 +157,8 @@ def fit(
         grad_clip: clip the gradient norm of the model's parameters to this value.
         progress: show a progress bar (a string is used as its label).
     """
+    if batch_size < 1 or epochs < 1:
+        raise ValueError(f"batch_size and epochs must be at least 1, got batch_size={batch_size}, epochs={epochs}")
     device = train.device
     method = (method if method is not None else Equal()).to(device)
     method.reset()
@@ -197,11 +199,11 @@ def fit(
             else:
                 optimizer.step()
             method.after_step(lambda x=x, y=y: _losses_without_grad(model, tasks, x, y, device, amp))
-            running += losses.detach()
+            running += losses.detach() * len(x)
             step_losses.append(losses.detach())
             step += 1
             bar.update()
-        mean = running / steps_per_epoch
+        mean = running / len(train)
         _check_epoch(tasks, mean, step_losses, epoch)
         method.epoch_end(mean)
         if device.type == "cuda":

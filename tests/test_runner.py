@@ -60,6 +60,16 @@ def test_writes_one_json_per_run_and_skips_finished_runs(tmp_path):
     assert more.calls == [("equal", 3), ("static", 3)]
 
 
+def test_a_saved_run_with_other_settings_under_the_same_name_is_recomputed(tmp_path):
+    run_grid(Experiment(), CONFIGS, [0], directory=tmp_path, progress=False)
+    changed = [{"name": "equal", "lr": 0.5}, CONFIGS[1]]
+    exp = Experiment()
+    df = run_grid(exp, changed, [0], directory=tmp_path, progress=False)
+    assert exp.calls == [("equal", 0)]
+    assert df["score"].tolist() == pytest.approx([50, 1])
+    assert json.loads((tmp_path / "equal" / "seed0.json").read_text())["config"] == changed[0]
+
+
 def test_resumes_after_an_interruption(tmp_path):
     broken = Experiment(fail_on=3)
     with pytest.raises(KeyboardInterrupt):

@@ -401,3 +401,11 @@ def test_progress_bar_obeys_the_environment(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "0")
     assert not progress_bar(range(3)).disable
     assert progress_bar(range(3), enabled=False).disable
+
+
+@pytest.mark.parametrize("batch_size, epochs", [(0, 1), (4, 0)])
+def test_fit_rejects_empty_batches_and_no_epochs(batch_size, epochs):
+    data = MultiTaskData(torch.randn(8, 3), {"a": torch.randn(8, 1)})
+    model = HardSharing(mlp([3, 4]), {"a": torch.nn.Linear(4, 1)})
+    with pytest.raises(ValueError, match="batch_size and epochs"):
+        fit(model, [Task.regression("a")], data, epochs=epochs, batch_size=batch_size, progress=False)
