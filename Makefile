@@ -44,7 +44,7 @@ smoke-book: $(STAMP)
 	ln -s ../mtl_ref $(SMOKE)/mtl_ref
 	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(SMOKE)/_config.yml
 	MTL_PROFILE=smoke OMP_NUM_THREADS=$(SMOKE_THREADS) tools/timed "chapters at smoke" \
-		$(PY) -m pytest $(SMOKE)/book --nbmake --overwrite --nbmake-timeout=600 -n $(JOBS) -q -p no:cacheprovider
+		$(PY) -m pytest $(SMOKE)/book --nbmake --overwrite --nbmake-timeout=600 -n $(JOBS) -q -p no:cacheprovider --durations=0
 	tools/timed "render (no execution)" $(JB) build $(SMOKE) --warningiserror --keep-going
 
 colab-cells: $(STAMP)
