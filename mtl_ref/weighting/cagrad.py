@@ -12,7 +12,7 @@ Here the primal is solved directly, to float64 precision. For a target rate ``θ
 ``z = d − g0`` that gives every task at least ``θ`` solves the least-distance problem
 ``min ‖z‖ s.t. g_iᵀz ≥ θ − g_iᵀg0``, which one NNLS problem solves exactly (:func:`~mtl_ref.weighting.qp.
 least_distance`); its length grows with ``θ``. The answer is the largest ``θ`` whose change fits in the ball,
-found by bisection to the last bit, and ``d = g0 + z = Jᵀ(1/T + μ)`` with ``μ ≥ 0`` the multipliers of ``z``.
+found by Brent's method to float64 resolution, and ``d = g0 + z = Jᵀ(1/T + μ)`` with ``μ ≥ 0`` the multipliers of ``z``.
 (When several ``d`` reach the best rate, which can happen at a Pareto-stationary point, e.g. when a task has a
 zero gradient, this picks the one closest to ``g0``.)
 
@@ -35,14 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.optimize import brentq
 from torch import Tensor
 
 from .aggregator import GramianWeighted
 from .qp import gramian_factor, least_distance
-
-#: Halvings of the bracket of the best rate θ: at unit trace the bracket is at most c long, and 2⁻⁶⁴ of it is below
-#: float64 resolution for any θ that matters.
-BISECTIONS = 64
 
 
 class CAGrad(GramianWeighted):
@@ -70,21 +67,21 @@ class CAGrad(GramianWeighted):
         rates = g @ mean  # g_iᵀg0
         radius = self.c * np.sqrt(max(float(mean @ rates), 0.0))  # c‖g0‖
 
-        def fits(theta: float) -> bool:
-            return least_distance(factor, theta - rates)[1] <= radius**2
+        def excess(theta: float) -> float:  # ‖z(θ)‖² − radius², increasing in θ; ≤ 0 where θ fits
+            return least_distance(factor, theta - rates)[1] - radius**2
 
         # θ = min_i g_iᵀg0 needs no change; by Cauchy–Schwarz no change of length ≤ radius gets past
-        # min_i (g_iᵀg0 + radius‖g_i‖). Bisect, keeping a rate that fits, down to float64 resolution.
+        # min_i (g_iᵀg0 + radius‖g_i‖). Between the two, Brent's method finds where the change reaches the ball's
+        # edge (a few NNLS solves); the rate kept is the largest one that fits, to float64 resolution.
         low = float(rates.min())
         high = float((rates + radius * np.sqrt(np.clip(np.diagonal(g), 0.0, None))).min())
-        for _ in range(BISECTIONS):
-            middle = 0.5 * (low + high)
-            if not low < middle < high:
-                break
-            if fits(middle):
-                low = middle
+        if high > low:
+            if excess(high) <= 0:
+                low = high
             else:
-                high = middle
+                tol = 4 * np.finfo(float).eps * max(abs(low), abs(high))
+                root = brentq(excess, low, high, xtol=tol)  # within tol of where the change reaches the edge
+                low = root if excess(root) <= 0 else max(low, root - tol)
         multipliers, _ = least_distance(factor, low - rates)
         return torch.from_numpy(mean + multipliers).to(gramian.device)
 
