@@ -17,6 +17,9 @@ import numpy as np
 
 from .toy2d import two_objective  # noqa: F401  (the objective these gradients belong to)
 
+#: The ridge :class:`~mtl_ref.weighting.NashMTL` adds to the cosine matrix.
+RIDGE = 1e-8
+
 Update = Callable[[np.ndarray], np.ndarray]
 
 
@@ -125,12 +128,11 @@ def nash_mtl(j: np.ndarray, max_norm: float = 1.0) -> np.ndarray:
     _, _, a, b, c = _gram(j)
     na, nc = np.sqrt(a), np.sqrt(c)
     cos = b / (na * nc)
-    alpha1 = 1 / (na * np.sqrt(1 + cos))
-    alpha2 = 1 / (nc * np.sqrt(1 + cos))
-    d = _combine(alpha1, alpha2, j)
+    root = np.sqrt(1 + cos + RIDGE)  # with the package's ridge on the cosine matrix: finite for opposite gradients
+    d = _combine(1 / (na * root), 1 / (nc * root), j)
     if max_norm > 0:
         norm = np.sqrt((d * d).sum(-1))
-        d = d * np.minimum(1.0, max_norm / norm)[:, None]
+        d = d * np.minimum(1.0, max_norm / np.where(norm > 0, norm, max_norm))[:, None]
     return d
 
 
