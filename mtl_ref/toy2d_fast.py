@@ -19,6 +19,8 @@ from .toy2d import two_objective  # noqa: F401  (the objective these gradients b
 
 #: The ridge :class:`~mtl_ref.weighting.NashMTL` adds to the cosine matrix.
 RIDGE = 1e-8
+#: The relative eigenvalue cutoff of :class:`~mtl_ref.weighting.IMTLG` and :class:`~mtl_ref.weighting.AlignedMTL`.
+RANK_EPS = float(np.finfo(np.float32).eps)
 
 Update = Callable[[np.ndarray], np.ndarray]
 
@@ -136,30 +138,48 @@ def nash_mtl(j: np.ndarray, max_norm: float = 1.0) -> np.ndarray:
     return d
 
 
+def _eigenvalues(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smaller and larger eigenvalue of the Gramians ``[[a, b], [b, c]]``."""
+    half_gap = 0.5 * np.sqrt((a - c) ** 2 + 4 * b**2)
+    return np.maximum(0.5 * (a + c) - half_gap, 0.0), 0.5 * (a + c) + half_gap
+
+
 def imtl_g(j: np.ndarray) -> np.ndarray:
-    """IMTL-G (Liu et al. 2021): ``α ∝ G⁺√diag(G)`` normalised to sum to 1 (equal projections on the unit gradients),
-    with the trace normalisation and pseudo-inverse cutoff of :class:`~mtl_ref.weighting.IMTLG`."""
+    """IMTL-G (Liu et al. 2021): ``α ∝ G⁺√diag(G)`` normalised to sum to 1 (equal projections on the unit gradients).
+
+    As :class:`~mtl_ref.weighting.IMTLG`, the pseudo-inverse drops an eigenvalue below ``2ε₃₂·λ_max``: then
+    ``G⁺ = G/λ_max²``; otherwise ``G⁻¹ ∝ adj(G)`` (the determinant cancels in the normalisation)."""
     _, _, a, b, c = _gram(j)
-    trace = a + c
-    gram = np.stack([np.stack([a, b], -1), np.stack([b, c], -1)], -2) / np.where(trace > 0, trace, 1.0)[:, None, None]
-    diag = np.sqrt(np.stack([a, c], -1) / np.where(trace > 0, trace, 1.0)[:, None])
-    v = np.einsum("nij,nj->ni", np.linalg.pinv(gram, rcond=2 * np.finfo(np.float32).eps, hermitian=True), diag)
-    total = v.sum(-1, keepdims=True)
-    w = np.where((np.abs(total) < 1e-12) | (trace <= 0)[:, None], 0.0, v / np.where(total != 0, total, 1.0))
-    return _combine(w[:, 0], w[:, 1], j)
+    ra, rc = np.sqrt(a), np.sqrt(c)
+    low, high = _eigenvalues(a, b, c)
+    singular = low <= 2 * RANK_EPS * high
+    safe_high = np.where(high > 0, high, 1.0)
+    v1 = np.where(singular, (a * ra + b * rc) / safe_high**2, (c * ra - b * rc) / np.where(singular, 1.0, low * high))
+    v2 = np.where(singular, (b * ra + c * rc) / safe_high**2, (a * rc - b * ra) / np.where(singular, 1.0, low * high))
+    total = (v1 + v2) * np.where(high > 0, high, 1.0)  # compared at unit trace scale, as the package
+    ok = (np.abs(total / np.where(a + c > 0, a + c, 1.0)) >= 1e-12) & (high > 0)
+    safe = np.where(ok, v1 + v2, 1.0)
+    return _combine(np.where(ok, v1 / safe, 0.0), np.where(ok, v2 / safe, 0.0), j)
 
 
 def aligned_mtl(j: np.ndarray) -> np.ndarray:
-    """Aligned-MTL (Senushkin et al. 2023) with ``σ²`` the smallest eigenvalue and ``w = 1/2``, as the package."""
+    """Aligned-MTL (Senushkin et al. 2023) with ``σ²`` the smallest kept eigenvalue and ``w = 1/2``, as the package:
+    the weights are ``σ G^{-1/2} w``, with ``G^{1/2} = (G + √det·I)/√(tr + 2√det)`` for a 2 × 2 Gramian, or
+    ``G/λ_max`` when the smaller eigenvalue is dropped (below ``2ε₃₂·λ_max``)."""
     _, _, a, b, c = _gram(j)
-    gram = np.stack([np.stack([a, b], -1), np.stack([b, c], -1)], -2)
-    values, vectors = np.linalg.eigh(gram)
-    kept = values > values[:, -1:] * 2 * np.finfo(np.float32).eps
-    scale = np.where(kept[:, :1], values[:, :1], values[:, 1:])  # the smallest kept eigenvalue
-    factor = np.where(kept, np.sqrt(scale / np.where(kept, values, 1.0)), 0.0)
-    balance = np.einsum("nij,nj,nkj->nik", vectors, factor, vectors)
-    w = balance @ np.full(2, 0.5)
-    return _combine(w[:, 0], w[:, 1], j)
+    low, high = _eigenvalues(a, b, c)
+    singular = low <= 2 * RANK_EPS * high
+    root_det = np.sqrt(low * high)
+    t = np.sqrt(a + c + 2 * root_det)
+    # (G + √det I)⁻¹ (1/2, 1/2) = adj(G + √det I)(1/2, 1/2) / det(G + √det I)
+    det_shift = (a + root_det) * (c + root_det) - b**2
+    safe_det = np.where(singular, 1.0, det_shift)
+    full1 = np.sqrt(low) * t * 0.5 * (c + root_det - b) / safe_det
+    full2 = np.sqrt(low) * t * 0.5 * (a + root_det - b) / safe_det
+    safe_high = np.where(high > 0, high, 1.0)
+    w1 = np.where(high > 0, np.where(singular, 0.5 * (a + b) / safe_high, full1), 0.5)
+    w2 = np.where(high > 0, np.where(singular, 0.5 * (b + c) / safe_high, full2), 0.5)
+    return _combine(w1, w2, j)
 
 
 #: The closed-form updates by aggregator name (names as in :data:`mtl_ref.weighting.AGGREGATORS`).
