@@ -28,6 +28,8 @@ Update = Callable[[np.ndarray], np.ndarray]
 def losses_and_jacobian(x: np.ndarray, scales: Sequence[float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """The toy's losses ``(N, 2)`` and Jacobians ``(N, 2 tasks, 2 coordinates)`` at points ``x`` of shape ``(N, 2)``.
 
+    ``scales`` multiply the two losses: two numbers, or one pair per point ``(N, 2)``.
+
     Same values as :func:`mtl_ref.toy2d.two_objective`; the derivatives follow torch's conventions where the
     function has kinks: ``clamp(min=m)`` passes the gradient where the input is ``≥ m``, ``abs`` has derivative 0 at 0.
     """
@@ -51,7 +53,7 @@ def losses_and_jacobian(x: np.ndarray, scales: Sequence[float] = (1.0, 1.0)) -> 
         dc = np.stack([np.zeros_like(x1), dc1 * valley + dc2 * bowl], axis=-1)
         jac.append(c1[:, None] * dv + c2[:, None] * db + dc)
     s = np.asarray(scales, dtype=float)
-    return np.stack(losses, axis=-1) * s, np.stack(jac, axis=1) * s[None, :, None]
+    return np.stack(losses, axis=-1) * s, np.stack(jac, axis=1) * s[..., :, None]
 
 
 def _gram(j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -129,9 +131,13 @@ def nash_mtl(j: np.ndarray, max_norm: float = 1.0) -> np.ndarray:
     ``u_i`` the unit gradients (norm √2), clipped to ``max_norm`` as in :class:`~mtl_ref.weighting.NashMTL`."""
     _, _, a, b, c = _gram(j)
     na, nc = np.sqrt(a), np.sqrt(c)
-    cos = b / (na * nc)
-    root = np.sqrt(1 + cos + RIDGE)  # with the package's ridge on the cosine matrix: finite for opposite gradients
-    d = _combine(1 / (na * root), 1 / (nc * root), j)
+    alive1, alive2 = na > 0, nc > 0
+    cos = np.where(alive1 & alive2, b / np.where(alive1 & alive2, na * nc, 1.0), 0.0)
+    # with the package's ridge on the cosine matrix: finite for opposite gradients; a task whose gradient is zero
+    # gets weight 0 and the other its unit gradient
+    root = np.where(alive1 & alive2, np.sqrt(np.maximum(1 + cos, 0.0) + RIDGE), np.sqrt(1 + RIDGE))
+    d = _combine(np.where(alive1, 1 / (np.where(alive1, na, 1.0) * root), 0.0),
+                 np.where(alive2, 1 / (np.where(alive2, nc, 1.0) * root), 0.0), j)
     if max_norm > 0:
         norm = np.sqrt((d * d).sum(-1))
         d = d * np.minimum(1.0, max_norm / np.where(norm > 0, norm, max_norm))[:, None]
@@ -213,11 +219,17 @@ def trajectories(methods: dict[str, tuple[str, dict]], starts: Sequence[Sequence
     ``methods`` maps a label to ``(name, hyperparameters)``: an aggregator name of :data:`UPDATES` or ``"famo"``
     (hyperparameters ``min_losses``, ``w_lr``, ``gamma`` as in :class:`~mtl_ref.weighting.FAMO`). As in
     :func:`mtl_ref.toy2d.trajectories`, the update is handed to Adam as the gradient. Returns two dicts of
-    ``(S, R, 2)`` arrays, recorded at step 0 and every ``record_every`` steps.
+    ``(S, R, 2)`` arrays, recorded at step 0 and every ``record_every`` steps. ``scales`` (two numbers, or one pair
+    per start) multiply the losses; FAMO's ``min_losses`` may also be given per start, ``(S, 2)``.
     """
     labels = list(methods)
     num_starts = len(starts)
     x = np.tile(np.asarray(starts, dtype=float), (len(labels), 1))  # (M·S, 2), method-major
+    scales = np.asarray(scales, dtype=float)
+    if scales.ndim == 2:
+        if scales.shape != (num_starts, 2):
+            raise ValueError(f"expected two scales or one pair per start, got shape {scales.shape}")
+        scales = np.tile(scales, (len(labels), 1))
     adam = _Adam(x, lr)
     famo = {k: i for i, k in enumerate(labels) if methods[k][0] == "famo"}
     for k in labels:

@@ -92,3 +92,17 @@ def test_famo_needs_no_objects():
     with pytest.raises(ValueError):
         toy2d_fast.trajectories({"x": ("nope", {})}, toy2d.CAGRAD_STARTS, steps=1)
     assert isinstance(method("famo"), FAMO)
+
+
+def test_scales_per_start_match_separate_runs():
+    methods = {"nash": ("nash_mtl", {}), "famo": ("famo", {"min_losses": [[-21.0, -21.0], [-2.1, -21.0]],
+                                                           "gamma": 0.0})}
+    starts = [(9.0, 9.0), (9.0, -1.0)]
+    pos, los = toy2d_fast.trajectories(methods, starts, steps=200, lr=0.01, scales=[(1.0, 1.0), (0.1, 1.0)])
+    for s, scales in enumerate([(1.0, 1.0), (0.1, 1.0)]):
+        single = {"nash": methods["nash"], "famo": ("famo", {"min_losses": [-21.0 * scales[0], -21.0], "gamma": 0.0})}
+        p1, l1 = toy2d_fast.trajectories(single, starts[s:s + 1], steps=200, lr=0.01, scales=scales)
+        for k in methods:
+            assert np.array_equal(p1[k][0], pos[k][s]) and np.array_equal(l1[k][0], los[k][s])
+    with pytest.raises(ValueError):
+        toy2d_fast.trajectories(methods, starts, steps=1, scales=np.ones((3, 2)))
