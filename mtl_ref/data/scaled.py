@@ -27,13 +27,18 @@ from .tensors import MultiTaskData
 
 @dataclass(frozen=True)
 class ScaledTanh:
-    """GradNorm's toy: ``len(sigmas)`` tasks ``σ_i·tanh((B + ε_i)x)``; the matrices are fixed by ``seed``."""
+    """GradNorm's toy: ``len(sigmas)`` tasks ``σ_i·tanh((B + ε_i)x)``; the matrices are fixed by ``seed``.
+
+    The inputs have norm ``input_norm``: at 1 the entries of ``(B + ε_i)x`` have a standard deviation near 10 and
+    the tanh is saturated (a sign function that a small network learns slowly); smaller norms make it smoother.
+    """
 
     sigmas: tuple[float, ...] = (1.0, 100.0)
     dim: int = 250
     out_dim: int = 100
     b_std: float = 10.0
     eps_std: float = 3.5
+    input_norm: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,7 +66,7 @@ class ScaledTanh:
         """``n`` examples: unit-norm inputs ``(n, dim)`` and one ``(n, out_dim)`` target per task."""
         g = torch.Generator().manual_seed(seed)
         x = 2 * torch.rand(n, self.dim, generator=g) - 1
-        x = x / x.norm(dim=1, keepdim=True)
+        x = self.input_norm * x / x.norm(dim=1, keepdim=True)
         m = self.matrices()
         y = torch.tanh(torch.einsum("tod,nd->tno", m, x))
         targets = {name: (s * y[i]).contiguous() for i, (name, s) in enumerate(zip(self.task_names, self.sigmas))}
