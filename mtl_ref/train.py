@@ -112,8 +112,15 @@ def mean_losses(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, ba
 
 
 def make_optimizer(model: nn.Module, method: Weighting, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Adam (AdamW when ``weight_decay`` > 0) over the model, plus the method's own parameters if it has any."""
-    groups: list[dict] = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    """Adam (AdamW when ``weight_decay`` > 0) over the model, plus the method's own parameters if it has any.
+
+    A :class:`~mtl_ref.models.MultiTaskModel` gives its own parameter groups (:meth:`~.MultiTaskModel.param_groups`),
+    so that, for instance, cross-stitch units can learn faster than the network.
+    """
+    if isinstance(model, MultiTaskModel):
+        groups: list[dict] = [g for g in model.param_groups(lr) if g["params"]]
+    else:
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
     own = [p for p in method.parameters() if p.requires_grad]
     if own:
         groups.append({"params": own, "lr": method.lr or lr, "weight_decay": 0.0})

@@ -12,7 +12,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from mtl_ref import History, Task, evaluate, fit, task_losses
 from mtl_ref.data import CorrelatedRegression, MultiTaskData
-from mtl_ref.models import HardSharing, mlp
+from mtl_ref.models import CrossStitch, HardSharing, MultiTaskModel, Sluice, mlp
 from mtl_ref.train import make_optimizer, mean_losses
 from mtl_ref.weighting import LossWeighting, Static
 
@@ -409,3 +409,25 @@ def test_fit_rejects_empty_batches_and_no_epochs(batch_size, epochs):
     model = HardSharing(mlp([3, 4]), {"a": torch.nn.Linear(4, 1)})
     with pytest.raises(ValueError, match="batch_size and epochs"):
         fit(model, [Task.regression("a")], data, epochs=epochs, batch_size=batch_size, progress=False)
+
+
+@pytest.mark.parametrize("make", [
+    lambda scale: CrossStitch({"a": 2, "b": 1}, (4, 8), (1, 1), stitch_lr_scale=scale),
+    lambda scale: Sluice({"a": 2, "b": 1}, (4, 8), (1, 1), stitch_lr_scale=scale),
+])
+def test_make_optimizer_uses_the_models_param_groups(make):
+    model = make(100.0)
+    opt = make_optimizer(model, Static([1, 1]), lr=0.01, weight_decay=0.0)
+    assert [g["lr"] for g in opt.param_groups] == [0.01, 1.0]
+    mixing = {id(p) for p in model.stitch_parameters()}
+    assert {id(p) for p in opt.param_groups[1]["params"]} == mixing
+    everything = [p for g in opt.param_groups for p in g["params"]]
+    assert len(everything) == len({id(p) for p in everything}) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="stitch_lr_scale"):
+        make(0.0)
+
+
+def test_make_optimizer_default_param_groups_keep_one_group():
+    model = CrossStitch({"a": 2, "b": 1}, (4, 8), (1, 1))
+    assert len(MultiTaskModel.param_groups(model, 0.1)) == 1
+    assert MultiTaskModel.param_groups(model, 0.1)[0]["lr"] == 0.1

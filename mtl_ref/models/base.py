@@ -32,6 +32,14 @@ class MultiTaskModel(nn.Module, metaclass=ABCMeta):
         """A penalty added to the training objective (soft parameter sharing); ``None`` if the model has none."""
         return None
 
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimizer parameter groups at base learning rate ``lr``: one group with every trainable parameter.
+
+        Models whose parameters want their own learning rate (the mixing weights of cross-stitch and sluice
+        networks) override this; :func:`mtl_ref.train.make_optimizer` uses it.
+        """
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
     def last_shared_parameters(self) -> list[nn.Parameter]:
         """The last shared layer's parameters, where GradNorm measures gradient norms."""
         raise NotImplementedError(f"{type(self).__name__} does not say which layer is its last shared layer")

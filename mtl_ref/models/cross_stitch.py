@@ -17,8 +17,9 @@ Design choices:
 - **Initialisation** ``α_kk = α_same`` and ``α_kl = (1 - α_same) / (K - 1)``. Every row sums to 1, and
   ``α_same = 0.9`` gives the paper's best pair (0.9, 0.1) for K = 2.
 - **Learning rate.** The paper trains the units with a learning rate 10² to 10³ times the base rate.
-  :meth:`CrossStitch.stitch_parameters` returns the α parameters, so that a chapter can put them in their own
-  optimizer parameter group.
+  :meth:`CrossStitch.param_groups` puts the α parameters (:meth:`CrossStitch.stitch_parameters`) in their own
+  optimizer parameter group at ``stitch_lr_scale`` times the base rate; :func:`mtl_ref.train.make_optimizer`
+  uses it.
 
 A mixed activation feeds every later layer of every task, so each task's loss depends on every task network.
 :meth:`~CrossStitch.shared_parameters` therefore returns the task networks and the units, and only the heads
@@ -70,13 +71,18 @@ class CrossStitch(MultiTaskModel):
         widths, convs: the layout of every task's SegNet (see :class:`~.segnet.SegNet`).
         normalized: tasks whose output is L2-normalised per pixel (surface normals).
         in_channels: channels of the input images.
+        stitch_lr_scale: the learning rate of the mixing weights (:meth:`stitch_parameters`) as a multiple of
+            the base rate, used by :meth:`param_groups`; Misra et al. use 10² to 10³ with SGD.
         alpha_same: the initial weight of a task's own activation in its mixture.
     """
 
     def __init__(self, tasks: Mapping[str, int], widths: Sequence[int] = PAPER_WIDTHS,
                  convs: Sequence[int] = VGG16_CONVS, *, normalized: Collection[str] = (),
-                 in_channels: int = 3, alpha_same: float = 0.9) -> None:
+                 in_channels: int = 3, alpha_same: float = 0.9, stitch_lr_scale: float = 1.0) -> None:
         super().__init__()
+        if stitch_lr_scale <= 0:
+            raise ValueError(f"stitch_lr_scale must be positive, got {stitch_lr_scale}")
+        self.stitch_lr_scale = stitch_lr_scale
         tasks = check_tasks(tasks, normalized)
         self.task_names = list(tasks)
         self.nets = nn.ModuleDict({name: SegNet(widths, convs, in_channels) for name in tasks})
@@ -115,6 +121,13 @@ class CrossStitch(MultiTaskModel):
     def stitch_parameters(self) -> list[nn.Parameter]:
         """The α of every unit, for an optimizer parameter group with a larger learning rate."""
         return [unit.alpha for unit in (*self.encoder_stitch, *self.decoder_stitch)]
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Two optimizer groups: the mixing weights (α) at ``stitch_lr_scale * lr``, the rest at ``lr``."""
+        stitch = {id(p) for p in self.stitch_parameters()}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in stitch]
+        mixing = [p for p in self.stitch_parameters() if p.requires_grad]
+        return [{"params": rest, "lr": lr}, {"params": mixing, "lr": self.stitch_lr_scale * lr}]
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """The task networks and the units: the stitches make every task's loss depend on all of them."""

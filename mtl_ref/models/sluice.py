@@ -79,13 +79,19 @@ class Sluice(MultiTaskModel):
         in_channels: channels of the input images.
         subspaces: G, the number of subspaces per layer (2 in the paper).
         orthogonality: λ, the weight of the subspace orthogonality penalty (0 turns it off).
+        stitch_lr_scale: the learning rate of the mixing weights (:meth:`stitch_parameters`) as a multiple of
+            the base rate, used by :meth:`param_groups`; Misra et al. use 10² to 10³ with SGD.
         alpha_same: the initial weight of a block's own activation in its mixture.
     """
 
     def __init__(self, tasks: Mapping[str, int], widths: Sequence[int] = PAPER_WIDTHS,
                  convs: Sequence[int] = VGG16_CONVS, *, normalized: Collection[str] = (), in_channels: int = 3,
-                 subspaces: int = 2, orthogonality: float = 1e-3, alpha_same: float = 0.9) -> None:
+                 subspaces: int = 2, orthogonality: float = 1e-3, alpha_same: float = 0.9,
+                 stitch_lr_scale: float = 1.0) -> None:
         super().__init__()
+        if stitch_lr_scale <= 0:
+            raise ValueError(f"stitch_lr_scale must be positive, got {stitch_lr_scale}")
+        self.stitch_lr_scale = stitch_lr_scale
         tasks = check_tasks(tasks, normalized)
         if subspaces < 1:
             raise ValueError(f"subspaces must be at least 1, got {subspaces}")
@@ -169,6 +175,13 @@ class Sluice(MultiTaskModel):
     def stitch_parameters(self) -> list[nn.Parameter]:
         """The α of every unit and the β of every task, for an optimizer group with a larger learning rate."""
         return [*(unit.alpha for unit in (*self.encoder_stitch, *self.decoder_stitch)), *self.beta.values()]
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Two optimizer groups: the mixing weights (α and β) at ``stitch_lr_scale * lr``, the rest at ``lr``."""
+        stitch = {id(p) for p in self.stitch_parameters()}
+        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in stitch]
+        mixing = [p for p in self.stitch_parameters() if p.requires_grad]
+        return [{"params": rest, "lr": lr}, {"params": mixing, "lr": self.stitch_lr_scale * lr}]
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """The task networks and the α units, which every task's loss depends on."""
