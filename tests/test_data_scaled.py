@@ -51,3 +51,11 @@ def test_noisy_regression_noise_levels():
     torch.testing.assert_close(noisy_regression(5, seed=4).y["y2"], noisy_regression(5, seed=4).y["y2"])
     with pytest.raises(ValueError):
         noisy_regression(5, noise=(1.0,))
+
+
+def test_scaled_tanh_input_norm_scales_the_inputs_only():
+    small = ScaledTanh(sigmas=(1.0,), dim=30, out_dim=4, input_norm=0.1, seed=2)
+    unit = ScaledTanh(sigmas=(1.0,), dim=30, out_dim=4, seed=2)
+    a, b = small.sample(16, seed=0), unit.sample(16, seed=0)
+    torch.testing.assert_close(a.x, 0.1 * b.x)
+    torch.testing.assert_close(a.y["t0"], torch.tanh(a.x @ small.matrices()[0].T), rtol=1e-4, atol=1e-5)
