@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/aggregators.py
 	$(PY) benchmarks/step_time.py
 	$(PY) benchmarks/synthscenes.py
+	$(PY) benchmarks/train_throughput.py
 
 clean:
 	rm -rf _build $(SMOKE)
