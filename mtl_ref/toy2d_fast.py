@@ -238,9 +238,9 @@ def trajectories(methods: dict[str, tuple[str, dict]], starts: Sequence[Sequence
     logits = {k: np.zeros((num_starts, 2)) for k in famo}
     logit_adam = {k: _Adam(logits[k], methods[k][1].get("w_lr", 0.025), methods[k][1].get("gamma", 0.01))
                   for k in famo}
-    positions, losses_rec = [x.copy()], [losses_and_jacobian(x, scales)[0]]
+    losses, jac = losses_and_jacobian(x, scales)
+    positions, losses_rec = [x.copy()], [losses]
     for step in range(steps):
-        losses, jac = losses_and_jacobian(x, scales)
         grad = np.empty_like(x)
         gaps = {}
         for i, k in enumerate(labels):
@@ -255,17 +255,16 @@ def trajectories(methods: dict[str, tuple[str, dict]], starts: Sequence[Sequence
             else:
                 grad[rows] = UPDATES[name](jac[rows], **hp)
         x = adam.step(x, grad)
-        if famo:
-            after = losses_and_jacobian(x, scales)[0]
-            for k, i in famo.items():
-                rows = slice(i * num_starts, (i + 1) * num_starts)
-                hp = methods[k][1]
-                decrease = np.log(gaps[k]) - np.log(after[rows] - np.asarray(hp.get("min_losses", 0.0)) + 1e-8)
-                z = _softmax(logits[k])
-                logits[k] = logit_adam[k].step(logits[k], z * (decrease - (z * decrease).sum(-1, keepdims=True)))
+        losses, jac = losses_and_jacobian(x, scales)  # FAMO's losses after the step are the next step's losses
+        for k, i in famo.items():
+            rows = slice(i * num_starts, (i + 1) * num_starts)
+            hp = methods[k][1]
+            decrease = np.log(gaps[k]) - np.log(losses[rows] - np.asarray(hp.get("min_losses", 0.0)) + 1e-8)
+            z = _softmax(logits[k])
+            logits[k] = logit_adam[k].step(logits[k], z * (decrease - (z * decrease).sum(-1, keepdims=True)))
         if (step + 1) % record_every == 0:
             positions.append(x.copy())
-            losses_rec.append(losses_and_jacobian(x, scales)[0])
+            losses_rec.append(losses)
     pos, los = np.stack(positions, axis=1), np.stack(losses_rec, axis=1)  # (M·S, R, 2)
     return ({k: pos[i * num_starts:(i + 1) * num_starts] for i, k in enumerate(labels)},
             {k: los[i * num_starts:(i + 1) * num_starts] for i, k in enumerate(labels)})
