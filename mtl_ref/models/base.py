@@ -9,6 +9,7 @@ representation of the last forward pass from ``model.representation``.
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -43,3 +44,10 @@ class MultiTaskModel(nn.Module, metaclass=ABCMeta):
     def last_shared_parameters(self) -> list[nn.Parameter]:
         """The last shared layer's parameters, where GradNorm measures gradient norms."""
         raise NotImplementedError(f"{type(self).__name__} does not say which layer is its last shared layer")
+
+
+def mixing_param_groups(model: nn.Module, mixing: Sequence[nn.Parameter], lr: float, scale: float) -> list[dict]:
+    """Two optimizer groups: ``mixing`` (e.g. cross-stitch α) at ``scale * lr``, every other parameter at ``lr``."""
+    fast = {id(p) for p in mixing}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in fast]
+    return [{"params": rest, "lr": lr}, {"params": [p for p in mixing if p.requires_grad], "lr": scale * lr}]

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import MultiTaskModel
+from .base import MultiTaskModel, mixing_param_groups
 from .cross_stitch import CrossStitchUnit
 from .dense import check_image, check_task, check_tasks, dense_heads, init_weights
 from .segnet import PAPER_WIDTHS, VGG16_CONVS, SegNet
@@ -178,10 +178,7 @@ class Sluice(MultiTaskModel):
 
     def param_groups(self, lr: float) -> list[dict]:
         """Two optimizer groups: the mixing weights (α and β) at ``stitch_lr_scale * lr``, the rest at ``lr``."""
-        stitch = {id(p) for p in self.stitch_parameters()}
-        rest = [p for p in self.parameters() if p.requires_grad and id(p) not in stitch]
-        mixing = [p for p in self.stitch_parameters() if p.requires_grad]
-        return [{"params": rest, "lr": lr}, {"params": mixing, "lr": self.stitch_lr_scale * lr}]
+        return mixing_param_groups(self, self.stitch_parameters(), lr, self.stitch_lr_scale)
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """The task networks and the α units, which every task's loss depends on."""
