@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .data.tensors import MultiTaskData
 from .progress import progress_bar
+from .selection import BestCheckpoint
 from .tasks import Task, check_finite
 from .train import History, Scores, make_optimizer
 from .weighting.static import Equal
@@ -94,7 +95,7 @@ def fit_task_batches(
 
     The history's "epochs" are blocks of ``eval_every`` steps: training losses are averaged over each block,
     ``val`` losses and ``test`` scores are taken at its end, and ``restore_best`` keeps the weights of the block end
-    with the lowest total validation loss.
+    with the lowest mean relative validation loss (:mod:`mtl_ref.selection`).
     """
     _check_task_data(tasks, train, "training")
     for name, sets in (("test", test), ("validation", val)):
@@ -110,7 +111,10 @@ def fit_task_batches(
     task_order = torch.Generator().manual_seed(seed)
     index_gen = torch.Generator(device=device).manual_seed(seed)
     history = History([t.name for t in tasks])
-    best_loss, best_state = float("inf"), None
+    checkpoint = None
+    if val is not None:
+        history.val_loss_initial = task_mean_losses(model, tasks, val).tolist()
+        checkpoint = BestCheckpoint(history.val_loss_initial) if restore_best else None
     running = torch.zeros(len(tasks), device=device)
     counts = torch.zeros(len(tasks))
     bar = progress_bar(total=steps, enabled=progress is not False,
@@ -146,17 +150,17 @@ def fit_task_batches(
             if val is not None:
                 val_loss = task_mean_losses(model, tasks, val).tolist()
                 history.val_loss.append(val_loss)
-                if restore_best and sum(val_loss) < best_loss:
-                    best_loss, history.best_epoch = sum(val_loss), len(history.train_loss)
-                    best_state = {n: v.detach().clone() for n, v in model.state_dict().items()}
+                if checkpoint is not None:
+                    checkpoint.offer(model, val_loss, len(history.train_loss))
             if test is not None:
                 history.scores.append(evaluate_tasks(model, tasks, test))
                 history.eval_epochs.append(len(history.train_loss))
             history.seconds.append(time.perf_counter() - start)
             start = time.perf_counter()
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    restored = checkpoint is not None and checkpoint.restore(model)
+    if restored:
+        history.best_epoch = checkpoint.epoch
     if test is not None:
-        history.final = evaluate_tasks(model, tasks, test) if best_state is not None else history.scores[-1]
+        history.final = evaluate_tasks(model, tasks, test) if restored else history.scores[-1]
     return history

@@ -19,6 +19,7 @@ from .data.tensors import MultiTaskData
 from .device import amp_dtype, autocast
 from .models.base import MultiTaskModel
 from .progress import progress_bar
+from .selection import BestCheckpoint
 from .tasks import Task, check_finite, check_outputs, task_losses
 from .weighting.base import Weighting
 from .weighting.static import Equal
@@ -38,6 +39,7 @@ class History:
         final: the test scores of the model as ``fit`` returns it (the restored best epoch, or the last).
         weights: ``(steps, T)`` task weights the method used at each step.
         val_loss: ``(epochs, T)`` mean validation loss per task, if a validation set was given.
+        val_loss_initial: ``(T,)`` the same before the first step (the reference of :mod:`mtl_ref.selection`).
         best_epoch: the epoch (1-based) whose weights were restored, if ``restore_best`` was used.
         seconds: wall time of each epoch (training and evaluation).
         examples_per_second: training throughput of each epoch.
@@ -50,6 +52,7 @@ class History:
     final: Scores = field(default_factory=dict)
     weights: list[np.ndarray] = field(default_factory=list)
     val_loss: list[list[float]] = field(default_factory=list)
+    val_loss_initial: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     seconds: list[float] = field(default_factory=list)
     examples_per_second: list[float] = field(default_factory=list)
@@ -69,6 +72,7 @@ class History:
     def to_dict(self) -> dict:
         """A JSON-serialisable summary (used by :mod:`mtl_ref.runner`)."""
         return {"tasks": self.tasks, "train_loss": self.train_loss, "val_loss": self.val_loss,
+                "val_loss_initial": self.val_loss_initial,
                 "best_epoch": self.best_epoch, "scores": self.scores, "eval_epochs": self.eval_epochs,
                 "final": self.final, "seconds": self.seconds,
                 "examples_per_second": self.examples_per_second}
@@ -154,9 +158,11 @@ def fit(
         model: returns ``{task: prediction}``; must already be on ``train``'s device.
         tasks: the tasks to train, each with its loss and metrics.
         train, test: data on the model's device; ``test`` is scored every ``eval_every`` epochs and after the last.
-        val, restore_best: a validation set whose per-task losses are recorded every epoch; with ``restore_best``
-            the model ends with the weights of the epoch with the lowest total validation loss (early stopping
-            without stopping: the run still lasts ``epochs``, so every method gets the same budget).
+        val, restore_best: a validation set whose per-task losses are recorded every epoch (and once before
+            training, in ``History.val_loss_initial``); with ``restore_best`` the model ends with the weights of the
+            epoch with the lowest mean relative validation loss (:mod:`mtl_ref.selection`, a criterion that
+            favours no weighting method) — early stopping without stopping: the run still lasts ``epochs``, so
+            every method gets the same budget.
         epochs, batch_size, lr, weight_decay: the usual; Adam, or AdamW with weight decay.
         method: how the task losses become gradients (:mod:`mtl_ref.weighting`); equal weights by default.
         seed: seeds the order of the training examples.
@@ -176,7 +182,10 @@ def fit(
     if restore_best and val is None:
         raise ValueError("restore_best needs a validation set (val=...)")
     history = History([t.name for t in tasks])
-    best_loss, best_state = float("inf"), None
+    checkpoint = None
+    if val is not None:
+        history.val_loss_initial = mean_losses(model, tasks, val, amp=amp).tolist()
+        checkpoint = BestCheckpoint(history.val_loss_initial) if restore_best else None
     steps_per_epoch = train.num_batches(batch_size)
     label = progress if isinstance(progress, str) else type(method).__name__
     bar = progress_bar(total=epochs * steps_per_epoch, enabled=progress is not False, desc=label)
@@ -221,9 +230,8 @@ def fit(
         if val is not None:
             val_loss = mean_losses(model, tasks, val, amp=amp).tolist()
             history.val_loss.append(val_loss)
-            if restore_best and sum(val_loss) < best_loss:
-                best_loss, history.best_epoch = sum(val_loss), epoch + 1
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if checkpoint is not None:
+                checkpoint.offer(model, val_loss, epoch + 1)
         if test is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             history.scores.append(evaluate(model, tasks, test, amp=amp))
             history.eval_epochs.append(epoch + 1)
@@ -231,10 +239,11 @@ def fit(
         history.examples_per_second.append(len(train) / train_seconds)
         bar.set_postfix(_postfix(history), refresh=False)
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    restored = checkpoint is not None and checkpoint.restore(model)
+    if restored:
+        history.best_epoch = checkpoint.epoch
     if test is not None:
-        history.final = evaluate(model, tasks, test, amp=amp) if best_state is not None else history.scores[-1]
+        history.final = evaluate(model, tasks, test, amp=amp) if restored else history.scores[-1]
     return history
 
 

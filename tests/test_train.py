@@ -109,8 +109,8 @@ def test_restore_best_restores_the_best_validation_epoch():
     # the best validation epoch comes early and restoring it matters.
     val = MultiTaskData(TRAIN.x[:48], {k: -v[:48] for k, v in TRAIN.y.items()})
     history, model = run(epochs=5, val=val, restore_best=True)
-    totals = np.array(history.val_loss).sum(axis=1)
-    assert np.array(history.val_loss).shape == (5, 2)
+    totals = (np.array(history.val_loss) / np.array(history.val_loss_initial)).mean(axis=1)
+    assert np.array(history.val_loss).shape == (5, 2) and len(history.val_loss_initial) == 2
     assert history.best_epoch == int(np.argmin(totals)) + 1 < 5
     assert history.final == evaluate(model, tasks(), TEST)
     assert history.final != history.scores[-1]
@@ -119,6 +119,16 @@ def test_restore_best_restores_the_best_validation_epoch():
     _, shorter = run(epochs=history.best_epoch)
     assert same_weights(model, shorter)
     torch.testing.assert_close(mean_losses(model, tasks(), val), torch.tensor(history.val_loss[history.best_epoch - 1]))
+
+
+def test_restore_best_selects_on_the_relative_loss_not_the_sum():
+    # Task y2's validation loss is scaled up a thousandfold: the sum would follow y2 alone, the relative criterion
+    # weighs both tasks alike, and the two pick different epochs here.
+    val = MultiTaskData(TRAIN.x[:48], {"y1": -TRAIN.y["y1"][:48], "y2": 1000 * TRAIN.y["y2"][:48]})
+    history, _ = run(epochs=6, val=val, restore_best=True)
+    losses, initial = np.array(history.val_loss), np.array(history.val_loss_initial)
+    assert history.best_epoch == int(np.argmin((losses / initial).mean(axis=1))) + 1
+    assert history.best_epoch != int(np.argmin(losses.sum(axis=1))) + 1
 
 
 def test_val_without_restore_best_only_records():
@@ -268,7 +278,7 @@ def test_to_dict_is_json_serialisable():
     d = json.loads(json.dumps(history.to_dict()))
     assert d["tasks"] == ["y1", "y2"] and d["best_epoch"] == history.best_epoch
     assert d["final"] == history.final and d["train_loss"] == history.train_loss
-    assert set(d) == {"tasks", "train_loss", "val_loss", "best_epoch", "scores", "eval_epochs", "final", *TIMING}
+    assert set(d) == {"tasks", "train_loss", "val_loss", "val_loss_initial", "best_epoch", "scores", "eval_epochs", "final", *TIMING}
 
 
 class Recording(LossWeighting):
