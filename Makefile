@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh clone:
 #   make book   set up, execute every chapter at this machine's default profile, render _build/html
 #   make test   set up, run the unit tests, execute every chapter at `smoke`, render the book from those runs
+#   make verify execute every chapter at `quick` with its claims enforced, render strictly (CI runs it after `make test`)
 #
 # TORCH_PIN keeps pip on the torch build this machine already has; override it for another platform,
 # e.g. `make book TORCH_PIN='torch==2.5.1'`. The package itself only declares lower bounds.
@@ -11,14 +12,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 STAMP := $(VENV)/.installed-stamp
-SMOKE := _smoke
 JOBS ?= 2
-# Chapters run $(JOBS) at a time at `smoke`; one BLAS thread each keeps them from fighting over the cores.
-SMOKE_THREADS ?= 1
+# Staged builds run $(JOBS) chapters at a time; one BLAS thread each keeps them from fighting over the cores.
+STAGE_THREADS ?= 1
+# Every executed chapter writes its record (profile, device, wall time, claims with evidence) here; the status page
+# renders them.
+RECORDS = $(CURDIR)/$(1)/records
 # Progress bars are for people watching a notebook; in a rendered page they are frozen noise.
 export TQDM_DISABLE := 1
 
-.PHONY: book test unit notebooks smoke-book setup clean colab-cells bench
+.PHONY: book test verify smoke-book staged-book record-full setup clean colab-cells bench
 
 setup: $(STAMP)
 
@@ -30,22 +33,41 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 book: $(STAMP)
-	tools/timed "make book" $(JB) build . --warningiserror --keep-going
+	rm -rf _build/records
+	MTL_RECORDS_DIR=$(call RECORDS,_build) tools/timed "make book" $(JB) build . --warningiserror --keep-going
 
 test: $(STAMP)
 	tools/timed "unit tests" $(PY) -m pytest tests -q -n $(JOBS)
 	$(MAKE) --no-print-directory smoke-book
 
-# Stage the book in $(SMOKE)/, execute every chapter there at `smoke` (nbmake writes the outputs back into the
+smoke-book:
+	$(MAKE) --no-print-directory staged-book STAGE=_smoke PROFILE=smoke
+
+# Every chapter at `quick`, claims enforced: the book must still support its own text.
+verify:
+	$(MAKE) --no-print-directory staged-book STAGE=_quick PROFILE=quick
+
+# Stage the book in $(STAGE)/, execute every chapter there at $(PROFILE) (nbmake writes the outputs back into the
 # staged copies), then render the book from those outputs without executing anything a second time.
-smoke-book: $(STAMP)
-	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
-	cp -r book _config.yml _toc.yml $(SMOKE)/
-	ln -s ../mtl_ref $(SMOKE)/mtl_ref
-	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(SMOKE)/_config.yml
-	MTL_PROFILE=smoke OMP_NUM_THREADS=$(SMOKE_THREADS) tools/timed "chapters at smoke" \
-		$(PY) -m pytest $(SMOKE)/book --nbmake --overwrite --nbmake-timeout=600 -n $(JOBS) -q -p no:cacheprovider --durations=0
-	tools/timed "render (no execution)" $(JB) build $(SMOKE) --warningiserror --keep-going
+staged-book: $(STAMP)
+	rm -rf $(STAGE) && mkdir -p $(STAGE)
+	cp -r book _config.yml _toc.yml $(STAGE)/
+	ln -s ../mtl_ref $(STAGE)/mtl_ref
+	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(STAGE)/_config.yml
+	MTL_PROFILE=$(PROFILE) MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) OMP_NUM_THREADS=$(STAGE_THREADS) \
+		tools/timed "chapters at $(PROFILE)" $(PY) -m pytest $(STAGE)/book --nbmake --overwrite \
+		--nbmake-timeout=3600 -n $(JOBS) -q -p no:cacheprovider --durations=0
+	MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) tools/timed "render (no execution)" \
+		$(JB) build $(STAGE) --warningiserror --keep-going
+
+# Run chapters at `full` (all of them, or CHAPTERS='book/a.ipynb book/b.ipynb') and keep their records in
+# book/records/full/, which the status page lists; a run whose claims fail is recorded too, and the target fails.
+CHAPTERS ?= book
+record-full: $(STAMP)
+	rm -rf _full/records
+	MTL_PROFILE=full MTL_RECORDS_DIR=$(call RECORDS,_full) $(PY) -m pytest $(CHAPTERS) --nbmake \
+		--nbmake-timeout=7200 -p no:cacheprovider --durations=0; status=$$?; \
+		mkdir -p book/records/full; cp _full/records/*.json book/records/full/ 2>/dev/null; exit $$status
 
 colab-cells: $(STAMP)
 	$(PY) tools/colab_cell.py --write
@@ -58,4 +80,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/train_throughput.py
 
 clean:
-	rm -rf _build $(SMOKE)
+	rm -rf _build _smoke _quick _full
