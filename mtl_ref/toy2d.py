@@ -2,7 +2,7 @@
 
 Liu, Liu, Jin, Stone, Liu, "Conflict-Averse Gradient Descent for Multi-task Learning", NeurIPS 2021,
 arXiv:2110.14048, Section 5.1 (the toy descends from the PCGrad paper's illustration of conflicting gradients).
-With ``c₁ = max(tanh(x₂/2), 0)`` and ``c₂ = max(tanh(−x₂/2), 0)``,
+With ``c₁ = max(tanh(x₂/2), 0)`` and ``c₂ = max(tanh(−x₂/2), 0)``::
 
     f₁(x) = c₁·[log max(|0.5(−x₁ − 7) − tanh(−x₂)|, 5e-6) + 6] + c₂·[((−x₁ + 7)² + 0.1(−x₂ − 8)²)/10 − 20]
     f₂(x) = c₁·[log max(|0.5(−x₁ + 3) + tanh(−x₂) + 2|, 5e-6) + 6] + c₂·[((−x₁ − 7)² + 0.1(−x₂ − 8)²)/10 − 20]

@@ -54,3 +54,13 @@ def test_every_chapter_is_in_the_table_of_contents_and_committed_without_outputs
         nb = json.loads(path.read_text())
         with_outputs = [c for c in nb["cells"] if c["cell_type"] == "code" and (c["outputs"] or c["execution_count"])]
         assert not with_outputs, f"{path.name}: {len(with_outputs)} code cells carry outputs"
+
+
+def test_every_module_is_in_the_api_reference() -> None:
+    documented = set()
+    for page in (ROOT / "book" / "api").glob("*.md"):
+        documented |= set(re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(), flags=re.M))
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for p in (ROOT / "mtl_ref").rglob("*.py") if not p.name.startswith("_") or p.name == "__init__.py"}
+    assert modules - documented == set(), f"modules missing from book/api/: {sorted(modules - documented)}"
+    assert documented - modules == set(), f"book/api/ documents modules that do not exist: {sorted(documented - modules)}"

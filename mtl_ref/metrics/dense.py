@@ -13,7 +13,7 @@ Where we follow the reference code and where we depart from it:
   November 2020 and LibMTL; MTAN's paper numbers averaged per image). IoU_c = TP / (TP + FP + FN); **classes that
   appear in neither the labels nor the predictions of the whole set are left out of the mean** (their IoU is
   0/0; MTAN's code returns NaN for mIoU then). Pixel accuracy = trace / total of the same matrix.
-* Depth: absolute error Σ|p - g| / N and relative error Σ(|p - g| / g) / N over the N valid pixels (``g ≠ 0``)
+* Depth: absolute error ``Σ|p - g| / N`` and relative error ``Σ(|p - g| / g) / N`` over the N valid pixels (``g ≠ 0``)
   **of the whole set** (as LibMTL, which weights batch means by their valid pixels). MTAN averages the
   per-batch means without weights, so its numbers depend on the batch size.
 * Normals: the prediction is L2-normalised per pixel, the angle is ``degrees(acos(clamp(⟨p, g⟩, -1, 1)))`` over

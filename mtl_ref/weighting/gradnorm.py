@@ -1,7 +1,7 @@
 """GradNorm (Chen, Badrinarayanan, Lee & Rabinovich, ICML 2018, arXiv:1711.02257).
 
 The network is trained on ``L(t) = Σ_i w_i(t)·L_i(t)``; the weights are trained on a second loss that pulls the
-gradient norm of each weighted task loss at the last shared layer ``W`` towards a common target:
+gradient norm of each weighted task loss at the last shared layer ``W`` towards a common target::
 
     G_i(t) = ‖∇_W w_i(t)L_i(t)‖₂,   Ḡ(t) = mean_i G_i(t),
     L̃_i(t) = L_i(t)/L_i(0),        r_i(t) = L̃_i(t) / mean_j L̃_j(t)    (relative inverse training rate),
