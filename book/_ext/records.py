@@ -55,7 +55,7 @@ def _table(headers: list[str], rows: list[list[str]], widths: list[int]) -> node
 
 
 def _chapters(app: Sphinx) -> list[str]:
-    """The chapters (``book/<name>``) in the order of the table of contents."""
+    """The executed chapters (notebooks), as ``book/<name>``, in the order of the table of contents."""
     order: list[str] = []
 
     def walk(doc: str) -> None:
@@ -65,7 +65,7 @@ def _chapters(app: Sphinx) -> list[str]:
                 walk(child)
 
     walk(app.config.root_doc)
-    return [d for d in order if d.startswith("book/") and d != STATUS_DOC]
+    return [d for d in order if Path(app.env.doc2path(d)).suffix == ".ipynb"]
 
 
 def _load(directory: Path) -> dict[str, dict]:
@@ -98,7 +98,7 @@ def _build_tables(app: Sphinx) -> list[nodes.Node]:
                                      "MTL_RECORDS_DIR is set, as `make book` and `make test` do).")]
     summary = [[c, r["profile"], r.get("device_name") or r["device"], r["torch"], _minutes(r["wall_seconds"]),
                 _held(r)] for c in executed for r in [records[c]]]
-    missing = [c for c in chapters if c not in records and c not in ("bibliography",)]
+    missing = [c for c in chapters if c not in records]
     claims = [[c, cl["statement"], "yes" if cl["holds"] else "NO", cl["evidence"]]
               for c in executed for cl in records[c]["claims"]]
     out: list[nodes.Node] = [_table(["chapter", "profile", "device", "torch", "wall time", "claims held"], summary,
@@ -114,7 +114,7 @@ def _full_tables(app: Sphinx) -> list[nodes.Node]:
     chapters = [c.removeprefix("book/") for c in _chapters(app)]
     rows = [[c, r["finished"][:10], r.get("device_name") or r["device"], r["torch"], _minutes(r["wall_seconds"]),
              _held(r)] for c in chapters if c in records for r in [records[c]]]
-    unverified = [c for c in chapters if c not in records and c != "bibliography"]
+    unverified = [c for c in chapters if c not in records]
     out: list[nodes.Node] = []
     if rows:
         out.append(_table(["chapter", "date", "device", "torch", "wall time", "claims held"], rows,
