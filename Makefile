@@ -21,7 +21,7 @@ RECORDS = $(CURDIR)/$(1)/records
 # Progress bars are for people watching a notebook; in a rendered page they are frozen noise.
 export TQDM_DISABLE := 1
 
-.PHONY: book test verify smoke-book staged-book record-full setup clean colab-cells bench
+.PHONY: book test verify smoke-book staged-book record-full pages setup clean colab-cells bench
 
 setup: $(STAMP)
 
@@ -68,6 +68,13 @@ record-full: $(STAMP)
 	MTL_PROFILE=full MTL_RECORDS_DIR=$(call RECORDS,_full) $(PY) -m pytest $(CHAPTERS) --nbmake \
 		--nbmake-timeout=7200 -p no:cacheprovider --durations=0; status=$$?; \
 		mkdir -p book/records/full; cp _full/records/*.json book/records/full/ 2>/dev/null; exit $$status
+
+# Every rendered page as a reader sees it, in headless Chromium (tools/check_pages.py): no raw MyST text, no
+# tracebacks, a figure in every chapter, the claims on the status page. Installs Debian's chromium when missing (root).
+PAGES ?= _build/html
+pages: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	$(PY) tools/check_pages.py $(PAGES)
 
 colab-cells: $(STAMP)
 	$(PY) tools/colab_cell.py --write
