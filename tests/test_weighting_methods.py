@@ -75,3 +75,17 @@ def test_aggregators_registered_later_are_methods_too(monkeypatch):
     built = method("half", num_tasks=3, scale=0.25, level="representation")
     assert isinstance(built.aggregator, Half)
     assert (built.aggregator.num_tasks, built.aggregator.scale, built.level) == (3, 0.25, "representation")
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_sum_and_mean_train_like_equal_weights_under_adam(name):
+    """Sum is equal weights' gradient, and mean scales each parameter's gradient by a constant, which Adam does not
+    see (up to its ε): the runs agree up to rounding. This is why the chapter on whether the methods help leaves the
+    two out."""
+    equal, other = run(Equal()), run(build(name, "parameters"))
+    np.testing.assert_allclose(other.train_loss, equal.train_loss, rtol=1e-4)
+
+
+def test_static_half_weights_train_like_equal_weights_under_adam():
+    equal, half = run(Equal()), run(Static([0.5, 0.5, 0.5]))
+    np.testing.assert_allclose(half.train_loss, equal.train_loss, rtol=1e-4)
