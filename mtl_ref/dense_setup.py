@@ -27,11 +27,12 @@ class DenseSetup:
     """Image size, data size, SegNet layout and training schedule of one profile.
 
     ``height`` and ``width`` must be divisible by ``2 ** len(widths)`` (one halving per SegNet block).
-    ``n_val`` images form a validation split (checkpoints and the weighting of each architecture are chosen on it,
-    never on the test split). ``channels_last`` asks for the channels-last memory layout (faster convolutions on
+    ``n_val`` images form a validation split (checkpoints are chosen on it, never on the test split).
+    ``channels_last`` asks for the channels-last memory layout (faster convolutions on
     recent GPUs). ``stitch_lr_scale`` is the cross-stitch units' learning rate in multiples of ``lr``: Misra et
     al. train them 10² to 10³ times faster than the network with SGD; with Adam, whose steps do not scale with
-    the gradient, the soft-sharing chapter uses 10 (steps of 10⁻² for α), and so does this one.
+    the gradient, 10 (steps of about 10⁻² for α at the default rate) is the middle of the grid the soft-sharing
+    chapter tunes on validation.
     """
 
     height: int
