@@ -10,6 +10,7 @@ from mtl_ref import delta_m, task_losses
 from mtl_ref.dense_tasks import dense_tasks, depth_loss, normal_loss, segmentation_loss
 from mtl_ref.metrics import (AbsoluteError, MeanAngle, MeanIoU, MedianAngle, PixelAccuracy, RelativeError,
                              WithinAngle)
+from mtl_ref.metrics.dense import MEDIAN_BIN
 
 
 def logits_for(classes: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -79,12 +80,12 @@ def test_normal_metrics_by_hand():
     for m in metrics.values():
         m.update(prediction, target)
     assert metrics["mean"].compute() == pytest.approx(58.0, abs=1e-4)
-    assert metrics["median"].compute() == pytest.approx(45.0, abs=0.01)
+    assert metrics["median"].compute() == pytest.approx(45.0, abs=MEDIAN_BIN / 2)
     assert [metrics[k].compute() for k in ("11.25", "22.5", "30")] == pytest.approx([1 / 5, 2 / 5, 2 / 5])
-    # An even count: the median is the mean of the two middle angles (45° and 90°), to the histogram's 0.01°.
+    # An even count: the median is the mean of the two middle angles (45° and 90°), to half a histogram bin.
     median = MedianAngle()
     median.update(*normal_case((20, 45, 90, 135)))
-    assert median.compute() == pytest.approx(67.5, abs=0.01)
+    assert median.compute() == pytest.approx(67.5, abs=MEDIAN_BIN / 2)
 
 
 def random_batch(g: torch.Generator, b: int = 3, c: int = 4, h: int = 5, w: int = 6):
@@ -120,7 +121,37 @@ def test_median_matches_the_exact_median_on_many_angles():
     median = MedianAngle()
     median.update(prediction, target)
     exact = torch.rad2deg(torch.acos((F.normalize(prediction, dim=1) * target).sum(1).clamp(-1, 1))).flatten()
-    assert median.compute() == pytest.approx(float(exact.double().quantile(0.5)), abs=0.01)
+    assert abs(median.compute() - float(exact.double().quantile(0.5))) <= MEDIAN_BIN / 2
+
+
+@pytest.mark.parametrize("count", [1999, 2000])
+def test_median_is_within_half_a_bin_when_angles_bunch_at_a_bin_edge(count: int):
+    """The worst case for reading a bin as if its angles were spread evenly over it: the middle angle is the
+    last of many angles that all sit on the bin's lower edge. The exact median here is 10° (both middle angles
+    are 10° for either count)."""
+    edge = 10.0  # a multiple of the bin width, so the angles sit exactly on a bin's lower edge
+    assert edge / MEDIAN_BIN == int(edge / MEDIAN_BIN)
+    below = count // 2 + 1
+    angles = torch.tensor([edge] * below + [50.0] * (count - below))
+    median = MedianAngle()
+    median.accumulate(angles[None, None], torch.ones(1, 1, count, dtype=torch.bool))
+    assert abs(median.compute() - edge) <= MEDIAN_BIN / 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_median_error_never_exceeds_half_a_bin(seed: int):
+    """Angles bunched in a few narrow clusters (with ties) or spread widely, odd and even counts."""
+    g = torch.Generator().manual_seed(seed)
+    count = 101 + seed
+    centres = torch.rand(3, generator=g) * 180
+    angles = (centres[torch.randint(0, 3, (count,), generator=g)] + torch.rand(count, generator=g) * MEDIAN_BIN * 3)
+    angles = torch.cat([angles.clamp(0, 180), torch.rand(count // 3, generator=g) * 180])
+    median = MedianAngle()
+    median.accumulate(angles[None, None], torch.ones(1, 1, len(angles), dtype=torch.bool))
+    ordered = angles.double().sort().values
+    n = len(ordered)
+    exact = float(ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    assert abs(median.compute() - exact) <= MEDIAN_BIN / 2
 
 
 def test_metrics_need_data_and_the_right_shapes():

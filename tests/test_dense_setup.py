@@ -57,3 +57,23 @@ def test_full_setup_trains_one_step_of_mtan_on_a_tiny_batch() -> None:
     assert len(history.train_loss) == 1 and all(torch.isfinite(torch.tensor(history.train_loss[0])))
     assert not torch.equal(before, model.segnet.encoder[0][0][0].weight)
     assert set(history.final) == {"segmentation", "depth", "normal"}
+
+
+@pytest.mark.parametrize("profile", list(DENSE_SETUPS))
+def test_mtan_has_fewer_parameters_than_cross_stitch_and_one_network_per_task(profile: str) -> None:
+    """The order of the parameter counts in the MTAN chapter's table holds at every profile's sizes."""
+    setup = DENSE_SETUPS[profile]
+    with torch.device("meta"):
+        size = {a: count_parameters(dense_model(a, setup, NUM_CLASSES)) for a in ARCHITECTURES}
+    assert size["split"] < size["MTAN"] < size["cross-stitch"]
+    assert size["MTAN"] < size["single-task"]
+
+
+def test_cross_stitch_units_learn_at_the_setups_rate() -> None:
+    setup = DENSE_SETUPS["quick"]
+    model = dense_model("cross-stitch", setup, NUM_CLASSES)
+    alpha = {id(p) for p in model.stitch_parameters()}
+    for group in model.param_groups(setup.lr):
+        fast = {id(p) in alpha for p in group["params"]}
+        assert len(fast) == 1, "a group mixes α with other parameters"
+        assert group["lr"] == pytest.approx(setup.lr * (setup.stitch_lr_scale if fast.pop() else 1.0))
