@@ -167,3 +167,12 @@ def test_branch_at_middle_and_last(depth, head_kinds):
 def test_branch_at_invalid_depth(depth):
     with pytest.raises(ValueError, match=rf"depth must be in \[0, 4\] for 5 layers, got {depth}"):
         branch_at(layers(), depth, ["a", "b"])
+
+
+def test_shared_digit_network_has_about_half_the_parameters_of_two_separate_ones():
+    """The chapter 'What is MTL?' states the ratio; it follows from the architecture (one trunk instead of two)."""
+    from mtl_ref.models import count_parameters, digit_trunk
+
+    shared = HardSharing(digit_trunk(), {t: nn.Linear(64, 10) for t in ("left", "right")})
+    separate = Independent({t: nn.Sequential(digit_trunk(), nn.Linear(64, 10)) for t in ("left", "right")})
+    assert 0.5 < count_parameters(shared) / count_parameters(separate) <= 0.55
