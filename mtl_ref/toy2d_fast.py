@@ -87,16 +87,21 @@ def pcgrad(j: np.ndarray) -> np.ndarray:
     return _combine(w1, w2, j)
 
 
-def upgrad(j: np.ndarray, reg_eps: float = 1e-4) -> np.ndarray:
+def upgrad(j: np.ndarray, norm_eps: float = 1e-4, reg_eps: float = 1e-4) -> np.ndarray:
     """UPGrad (Quinton & Rey 2024): the mean of the projections of ``g₁/2`` and ``g₂/2`` onto the dual cone, computed
-    as in :class:`~mtl_ref.weighting.UPGrad` on the trace-normalised Gramian plus ``reg_eps·I``."""
+    as in :class:`~mtl_ref.weighting.UPGrad` on the trace-normalised Gramian plus ``reg_eps·I`` (the plain mean
+    where the trace ``‖g₁‖² + ‖g₂‖²`` is below ``norm_eps``)."""
     _, _, a, b, c = _gram(j)
     trace = a + c
-    scale = np.where(trace > 0, trace, 1.0)
-    h11, h12, h22 = a / scale + reg_eps, b / scale, c / scale + reg_eps
+    normalised = (trace > 0) & (trace >= norm_eps)
+    scale = np.where(normalised, trace, 1.0)
+    h11 = np.where(normalised, a / scale, 0.0) + reg_eps
+    h12 = np.where(normalised, b / scale, 0.0)
+    h22 = np.where(normalised, c / scale, 0.0) + reg_eps
     # projecting u = e₁/2: v = u, plus v₂ = −h12/(2 h22) when h12 < 0 (and symmetrically for e₂/2)
-    w1 = 0.5 + 0.5 * np.maximum(-h12, 0) / h11
-    w2 = 0.5 + 0.5 * np.maximum(-h12, 0) / h22
+    push = np.maximum(-h12, 0)
+    w1 = 0.5 + 0.5 * push / np.where(h11 > 0, h11, 1.0)
+    w2 = 0.5 + 0.5 * push / np.where(h22 > 0, h22, 1.0)
     return _combine(w1, w2, j)
 
 

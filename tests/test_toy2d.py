@@ -72,6 +72,20 @@ def test_closed_forms_match_the_package(name, p):
     assert np.all(np.abs(ours - theirs) <= 1e-6 * scale)
 
 
+@pytest.mark.parametrize("norm_eps,reg_eps", [(1e-4, 1e-4), (0.0, 1e-4), (0.0, 0.0), (1e-2, 0.0)])
+def test_upgrad_thresholds_match_the_package(norm_eps, reg_eps):
+    # tiny Jacobians (trace below norm_eps) and tasks whose share of the trace is far below reg_eps
+    jacobians = np.concatenate([_random_jacobians(2), 1e-3 * _random_jacobians(2, n=50, seed=1)])
+    jacobians[-10:, 1] *= 1e-5
+    ours = toy2d_fast.upgrad(jacobians, norm_eps=norm_eps, reg_eps=reg_eps)
+    agg = aggregator("upgrad", norm_eps=norm_eps, reg_eps=reg_eps)
+    theirs = np.stack([agg(torch.from_numpy(j)).numpy() for j in jacobians])
+    scale = np.linalg.norm(jacobians, axis=(1, 2))[:, None]
+    assert np.all(np.abs(ours - theirs) <= 1e-6 * scale)
+    below = np.linalg.norm(jacobians, axis=(1, 2)) ** 2 < norm_eps
+    assert np.allclose(ours[below], jacobians[below].mean(axis=1))  # below norm_eps: the plain mean
+
+
 @pytest.mark.parametrize("name,hp", [("mean", {}), ("mgda", {}), ("pcgrad", {}), ("cagrad", {"c": 0.5}),
                                      ("nash_mtl", {}), ("imtl_g", {}), ("aligned_mtl", {}), ("upgrad", {}),
                                      ("famo", {"min_losses": [-2.1, -21.0], "gamma": 0.0})])

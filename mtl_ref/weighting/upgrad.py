@@ -14,7 +14,11 @@ trace is below ``norm_eps``) and ``reg_eps·I`` is added, with ``norm_eps = reg_
 makes every projection slightly short of the cone, so ``J d ≥ 0`` and linearity under scaling hold up to ~``reg_eps``;
 ``norm_eps = reg_eps = 0`` gives the exact projections. Beware the ``norm_eps`` threshold: it is absolute, so a
 Jacobian with ``‖J‖_F² = Σ_i ‖g_i‖² < norm_eps`` (e.g. small gradients late in training) is aggregated as the
-plain mean, conflicts included. torchjd solves the problems with quadprog; the solutions are the same.
+plain mean, conflicts included. ``reg_eps`` is relative to the trace, so it competes with each task's share
+``s_i = ‖g_i‖²/‖J‖_F²``: the projection onto a task's half-space is carried out only to the fraction
+``s_i/(s_i + reg_eps)`` of its length (two tasks), so a task with ``s_i ≪ reg_eps`` is barely protected from
+conflict; this is what slows UPGrad on the plateau of the 2-D toy (``book/conflicting_gradients.ipynb``). torchjd
+solves the problems with quadprog; the solutions are the same.
 
 Properties: non-conflicting, permutation-invariant, and linear under scaling: scaling a task's gradient by
 ``c > 0`` scales its projected gradient by ``c``. With two tasks UPGrad with ``reg_eps = 0`` is half of PCGrad.
