@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mtl_ref import results_dir, run_grid
-from mtl_ref.runner import config_key, write_json_atomic
+from mtl_ref.runner import config_key, fingerprint, write_json_atomic
 
 CONFIGS = [{"name": "equal", "lr": 0.1}, {"name": "static", "lr": 0.01}]
 SEEDS = [0, 1, 2]
@@ -47,7 +47,8 @@ def test_writes_one_json_per_run_and_skips_finished_runs(tmp_path):
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
     assert files == [f"{name}/seed{s}.json" for name in ("equal", "static") for s in SEEDS]
     saved = json.loads((tmp_path / "static" / "seed1.json").read_text())
-    assert saved == {"config": {"name": "static", "lr": 0.01}, "seed": 1, "result": {"score": 2.0, "curve": [1, 2]}}
+    assert saved == {"config": {"name": "static", "lr": 0.01}, "seed": 1, "source_sha256": fingerprint(exp, {})["source_sha256"],
+                     "result": {"score": 2.0, "curve": [1, 2]}}
     assert leftovers(tmp_path) == []
 
     again = Experiment()
