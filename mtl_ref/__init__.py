@@ -4,24 +4,47 @@ Start a chapter with :func:`setup`, which prints the profile and device and seed
 
     import mtl_ref
     profile, device = mtl_ref.setup(seed=0)
+
+``import mtl_ref`` imports torch and the training loop only; the parts that need pandas or SciPy's statistics
+(:func:`run_grid`, :class:`Claims`, :func:`delta_m_table`, …) are imported on first use, and scikit-learn only
+when a data set built from it is.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import torch
 
-from .claims import Claims
-from .delta_m import delta_m
+from .delta_m import delta_m, flat_scores, nested_scores
 from .device import autocast, pick_device, seed_everything
+from .own_loop import backward
 from .profiles import Profile, current_profile
-from .runner import results_dir, run_grid
 from .tasks import Task, task_losses
 from .train import History, evaluate, fit
 
 __version__ = "0.1.0"
 
-__all__ = ["setup", "Claims", "delta_m", "autocast", "pick_device", "seed_everything", "Profile",
-           "current_profile", "results_dir", "run_grid", "Task", "task_losses", "History", "evaluate", "fit"]
+#: Public names imported on first use: name -> module that defines it.
+_LAZY = {"Claims": ".claims", "results_dir": ".runner", "run_grid": ".runner", "delta_m_table": ".study",
+         "single_task_baselines": ".study", "Baselines": ".study"}
+
+__all__ = ["setup", "backward", "delta_m", "flat_scores", "nested_scores", "autocast", "pick_device",
+           "seed_everything", "Profile", "current_profile", "Task", "task_losses", "History", "evaluate", "fit",
+           *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def setup(seed: int = 0, device: str | torch.device | None = None) -> tuple[Profile, torch.device]:

@@ -11,7 +11,9 @@ protocol), and l_k = 1 if lower is better for metric k. Papers from CAGrad onwar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .tasks import Task
 
@@ -30,6 +32,10 @@ def delta_m(scores: Scores, baseline: Scores, tasks: Sequence[Task]) -> float:
                 m, b = scores[task.name][name], baseline[task.name][name]
             except KeyError as e:
                 raise KeyError(f"task {task.name!r}: metric {name!r} missing from scores or baseline") from e
+            for which, value in (("score", m), ("baseline", b)):
+                if not math.isfinite(value):
+                    raise ValueError(f"task {task.name!r}: the {which} of metric {name!r} is {value}; Δm needs "
+                                     f"finite scores")
             if b == 0:
                 raise ZeroDivisionError(f"task {task.name!r}: baseline {name} is 0, so a relative change is undefined")
             sign = 1.0 if metric.higher_is_better else -1.0
@@ -37,3 +43,21 @@ def delta_m(scores: Scores, baseline: Scores, tasks: Sequence[Task]) -> float:
     if not terms:
         raise ValueError("no metrics to compare: the tasks declare none")
     return 100.0 * sum(terms) / len(terms)
+
+
+def flat_scores(scores: Scores, sep: str = "/") -> dict[str, float]:
+    """``{task: {metric: value}}`` as one flat dict ``{"task/metric": value}``: columns for a grid's table."""
+    return {f"{task}{sep}{name}": value for task, metrics in scores.items() for name, value in metrics.items()}
+
+
+def nested_scores(row: Mapping[str, Any], tasks: Sequence[Task], sep: str = "/") -> dict[str, dict[str, float]]:
+    """The ``{task: {metric: value}}`` scores of one grid row (a ``pandas`` row or a dict) whose results were
+    :func:`flat_scores`; what :func:`delta_m` takes. Raises a ``KeyError`` naming a missing column."""
+    scores: dict[str, dict[str, float]] = {}
+    for task in tasks:
+        for name in task.metrics:
+            key = f"{task.name}{sep}{name}"
+            if key not in row:
+                raise KeyError(f"task {task.name!r}: no column {key!r} in the row (it has {list(row.keys())})")
+            scores.setdefault(task.name, {})[name] = float(row[key])
+    return scores

@@ -19,18 +19,35 @@ ENV_VAR = "MTL_DEVICE"
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to run on: the argument, else ``MTL_DEVICE``, else CUDA, MPS, CPU in that order."""
+    """The device to run on: the argument, else ``MTL_DEVICE``, else CUDA, MPS, CPU in that order.
+
+    ``"gpu"`` is read as ``"cuda"``. A device that this machine does not have is a ``RuntimeError`` that says so.
+    """
     choice = device if device is not None else os.environ.get(ENV_VAR) or None
     if choice is not None:
-        dev = torch.device(choice)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"device {dev} was requested but CUDA is not available")
-        return dev
+        return available_device(choice)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def available_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)`` (``"gpu"`` read as ``"cuda"``), checked to exist on this machine."""
+    if isinstance(device, str) and device.strip().lower().split(":")[0] == "gpu":
+        device = "cuda" + device.strip()[3:]
+    try:
+        dev = torch.device(device)
+    except RuntimeError as error:
+        raise RuntimeError(f"device {device!r} is not a device name torch knows (try 'cpu', 'cuda', 'cuda:1' or "
+                           f"'mps'): {str(error).splitlines()[0]}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {dev} was requested but CUDA is not available")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                  and torch.backends.mps.is_available()):
+        raise RuntimeError(f"device {dev} was requested but MPS is not available")
+    return dev
 
 
 def seed_everything(seed: int) -> torch.Generator:

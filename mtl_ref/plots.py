@@ -2,7 +2,8 @@
 
 Every chapter calls :func:`use_style` once. Methods and tasks keep their colours from figure to figure
 (:func:`color`); bars always show the mean over seeds with the standard deviation as error bars and say how many
-seeds went into them; Pareto fronts are drawn as steps through the non-dominated points.
+seeds went into them, on an axis that does not hide small differences (:func:`bar_errors`); Pareto fronts are drawn
+as steps through the non-dominated points.
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ _assigned: dict[str, str] = {}
 
 
 def use_style() -> None:
-    """The book's matplotlib style: light grid, no top/right spines, readable sizes, crisp output."""
+    """The book's matplotlib style: light grid, no top/right spines, readable sizes, crisp output.
+
+    Figures are laid out with ``tight_layout`` automatically (``figure.autolayout``), so calling
+    ``fig.tight_layout()`` yourself changes nothing and warns about nothing; ``plt.subplots(layout="constrained")``
+    still gives constrained layout where a figure needs it (colour bars).
+    """
     mpl.rcParams.update({
-        "figure.figsize": (6.4, 3.6), "figure.dpi": 110, "savefig.dpi": 150, "figure.constrained_layout.use": True,
+        "figure.figsize": (6.4, 3.6), "figure.dpi": 110, "savefig.dpi": 150, "figure.autolayout": True,
+        "figure.constrained_layout.use": False,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
         "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9, "legend.frameon": False,
         "xtick.labelsize": 9, "ytick.labelsize": 9, "lines.linewidth": 1.8, "axes.prop_cycle": mpl.cycler(color=PALETTE),
@@ -83,8 +90,16 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str], value: str) -> pd.DataF
 
 
 def bar_errors(df: pd.DataFrame, x: str, y: str, ax: Axes | None = None, hue: str | None = None,
-               ylabel: str | None = None) -> Axes:
-    """Bars of the mean of ``y`` per ``x`` (and ``hue``) over seeds, with ±1 standard deviation."""
+               ylabel: str | None = None, reference: str | None = None, from_zero: bool | None = None) -> Axes:
+    """Bars of the mean of ``y`` per ``x`` (and ``hue``) over seeds, with ±1 standard deviation.
+
+    Bars of similar height far from zero (accuracies of 0.62 and 0.64) would look equal on an axis from 0, so by
+    default (``from_zero=None``) the axis then starts near the lowest bar and the title says so; ``from_zero=True``
+    keeps 0. With ``reference`` (a value of ``x``), the bars show instead each group's difference from the
+    reference group, paired by the ``seed`` column, around a line at 0.
+    """
+    if reference is not None:
+        return _bar_differences(df, x, y, reference, _axes(ax), ylabel)
     ax = _axes(ax)
     groups = list(dict.fromkeys(df[x]))
     hues = list(dict.fromkeys(df[hue])) if hue else [None]
@@ -99,9 +114,49 @@ def bar_errors(df: pd.DataFrame, x: str, y: str, ax: Axes | None = None, hue: st
                alpha=0.9)
     ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups], rotation=20 if len(groups) > 4 else 0)
     ax.set_ylabel(ylabel or y)
-    ax.set_title(f"mean ± std over {n_seeds} seed{'s' if n_seeds != 1 else ''}", fontsize=9, loc="right")
+    title = f"mean ± std over {n_seeds} seed{'s' if n_seeds != 1 else ''}"
+    stats = summarize(df, [x] + ([hue] if hue else []), y)
+    low = float((stats["mean"] - stats["std"].fillna(0)).min())
+    high = float((stats["mean"] + stats["std"].fillna(0)).max())
+    limits = None if from_zero else _zoomed_limits(low, high)
+    if limits is not None:
+        ax.set_ylim(*limits)
+        title += f"; axis from {limits[0]:.3g}, not 0"
+    ax.set_title(title, fontsize=9, loc="right")
     if hue:
         ax.legend(title=hue)
+    ax.grid(axis="x", visible=False)
+    return ax
+
+
+def _zoomed_limits(low: float, high: float) -> tuple[float, float] | None:
+    """Axis limits around ``[low, high]`` when bars from 0 would hide their differences (their spread is under a
+    tenth of their distance from 0), else ``None``."""
+    if not (np.isfinite(low) and np.isfinite(high)) or low <= 0 < high or low >= 0 > high:
+        return None
+    near, span = min(abs(low), abs(high)), high - low
+    if span >= 0.1 * near:
+        return None
+    pad = max(span, 1e-3 * near) * 0.3
+    return low - pad, high + pad
+
+
+def _bar_differences(df: pd.DataFrame, x: str, y: str, reference: str, ax: Axes, ylabel: str | None) -> Axes:
+    if "seed" not in df:
+        raise ValueError("bar_errors(reference=...) pairs runs by seed, but the table has no 'seed' column")
+    table = df.pivot_table(index="seed", columns=x, values=y, sort=False)
+    if reference not in table:
+        raise ValueError(f"reference {reference!r} is not a value of {x!r} (values: {list(table.columns)})")
+    diffs = table.drop(columns=reference).sub(table[reference], axis=0)
+    groups = list(diffs.columns)
+    ax.bar(np.arange(len(groups)), diffs.mean(), 0.8, yerr=diffs.std().fillna(0), capsize=3,
+           color=[color(str(g)) for g in groups], alpha=0.9)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups], rotation=20 if len(groups) > 4 else 0)
+    ax.set_ylabel(ylabel or f"{y} − {reference}")
+    n = int(diffs.count().min())
+    ax.set_title(f"difference from {reference}, paired by seed: mean ± std over {n} seed{'s' if n != 1 else ''}",
+                 fontsize=9, loc="right")
     ax.grid(axis="x", visible=False)
     return ax
 

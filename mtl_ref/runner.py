@@ -1,24 +1,34 @@
-"""Multi-seed experiments that survive interruption.
+"""Multi-seed experiments that survive interruption, and say what they reused.
 
 :func:`run_grid` calls ``experiment(config, seed)`` for every configuration and seed and collects the returned
 numbers into one table. With a results directory, each (config, seed) result is written to its own JSON file as
 soon as it finishes, through a temporary file and an atomic rename, so a crash never leaves half a file; re-running
 the same grid skips what is already there. This is what lets a Colab session that was cut off resume.
+
+Each saved run records a **fingerprint** of what produced it: the configuration and a hash of the experiment
+function's source code (:func:`fingerprint`). A saved run whose fingerprint differs from the current one is
+recomputed, and ``run_grid`` says so. The fingerprint cannot see everything that shapes a result: the code of the
+functions the experiment calls, module-level settings it reads (a global learning rate, ``EPOCHS = …``), data
+files, package versions. Put such settings in the configuration, or clear the directory after changing them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .files import write_json_atomic
 from .profiles import current_profile
 from .progress import progress_bar
+
+__all__ = ["run_grid", "results_dir", "fingerprint", "config_key", "write_json_atomic"]
 
 Experiment = Callable[[Mapping[str, Any], int], Mapping[str, Any]]
 ENV_VAR = "MTL_RESULTS_DIR"
@@ -38,21 +48,6 @@ def results_dir(experiment: str) -> Path | None:
     return Path(root) / current_profile().name / experiment
 
 
-def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write ``payload`` to ``path`` so that readers see either the old file or the complete new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def config_key(config: Mapping[str, Any]) -> str:
     """A file-name-safe key for a configuration: its ``name`` if it has one, else its sorted items."""
     if "name" in config:
@@ -62,14 +57,74 @@ def config_key(config: Mapping[str, Any]) -> str:
     return "".join(c if c.isalnum() or c in "-_.=" else "-" for c in key)
 
 
-def _saved_result(path: Path | None, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The result kept at ``path`` if it was computed for this very ``config`` (compared as JSON), else None."""
-    if path is None or not path.exists():
-        return None
-    saved = json.loads(path.read_text())
-    if saved.get("config") != json.loads(json.dumps(dict(config))):
-        return None
-    return saved["result"]
+def experiment_source(experiment: Callable) -> str:
+    """The source code of ``experiment`` as well as :mod:`inspect` can find it.
+
+    A ``functools.partial`` gives its function's source plus its bound arguments; a callable object its class's
+    source. Where no source exists (a function typed into a plain ``python`` prompt), the compiled code stands in.
+    """
+    func = getattr(experiment, "func", None)
+    if func is not None:  # functools.partial
+        return experiment_source(func) + repr((experiment.args, sorted(experiment.keywords.items())))
+    target = experiment if inspect.isroutine(experiment) or inspect.isclass(experiment) else type(experiment)
+    try:
+        return inspect.getsource(target)
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            return repr((code.co_code, code.co_consts, code.co_names))
+        return getattr(target, "__qualname__", repr(target))
+
+
+def fingerprint(experiment: Callable, config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a saved run must match to be reused: the configuration (as JSON) and the SHA-256 of the experiment's
+    source (:func:`experiment_source`). See the module docstring for what it cannot see."""
+    return _fingerprint(_source_sha256(experiment), config)
+
+
+def _source_sha256(experiment: Callable) -> str:
+    return hashlib.sha256(experiment_source(experiment).encode()).hexdigest()
+
+
+def _fingerprint(source_sha256: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"config": json.loads(json.dumps(dict(config))), "source_sha256": source_sha256}
+
+
+class _Store:
+    """The saved runs of one :func:`run_grid` call, and a count of what was loaded, computed and why."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.loaded = self.computed = 0
+        self.changed: list[str] = []
+        self.corrupt: list[str] = []
+
+    def load(self, path: Path | None, expected: dict[str, Any]) -> dict[str, Any] | None:
+        if path is None or not path.exists():
+            return None
+        try:
+            saved = json.loads(path.read_text())
+            found, result = {"config": saved["config"], "source_sha256": saved.get("source_sha256")}, saved["result"]
+        except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+            print(f"run_grid: {path} is corrupt ({type(error).__name__}: {error}); recomputing it")
+            self.corrupt.append(str(path))
+            return None
+        if found != expected:
+            what = "configuration" if found["config"] != expected["config"] else "experiment's source code"
+            self.changed.append(f"{path.parent.name}/{path.name} ({what})")
+            return None
+        self.loaded += 1
+        return result
+
+    def summary(self) -> str:
+        where = f"in {self.directory}" if self.directory is not None else "(no results directory: nothing kept)"
+        line = f"run_grid: {self.loaded} runs loaded, {self.computed} computed {where}"
+        if self.changed:
+            shown = ", ".join(self.changed[:3]) + (f" and {len(self.changed) - 3} more" if len(self.changed) > 3 else "")
+            line += f"; recomputed {len(self.changed)} whose fingerprint changed: {shown}"
+        if self.corrupt:
+            line += f"; recomputed {len(self.corrupt)} corrupt file(s)"
+        return line
 
 
 def run_grid(experiment: Experiment, configs: Sequence[Mapping[str, Any]], seeds: Sequence[int],
@@ -77,21 +132,29 @@ def run_grid(experiment: Experiment, configs: Sequence[Mapping[str, Any]], seeds
     """Run ``experiment`` on every (config, seed); return one row per run (config fields, ``seed``, results).
 
     Results must be JSON-serialisable (numbers, strings, lists, dicts). With ``directory``, finished runs are
-    read back instead of recomputed, unless their saved configuration differs from the one asked for (a run saved
-    under the same ``name`` with other settings is recomputed and overwritten). Changes to the experiment's code
-    are not detected: clear the directory after editing it.
+    read back instead of recomputed, unless their :func:`fingerprint` (configuration and the experiment's source)
+    differs from the current one: such runs, and result files that cannot be read (truncated, corrupt), are
+    recomputed and overwritten. Every call prints one line saying how many runs it loaded and computed, and where.
+    What the fingerprint cannot see (functions the experiment calls, module-level settings, data files) is listed
+    in the module docstring: after changing those, clear the directory.
     """
     keys = [config_key(c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError(f"configurations must have distinct keys, got {keys}")
+    store = _Store(Path(directory) if directory is not None else None)
     rows = []
     jobs = [(c, k, s) for c, k in zip(configs, keys) for s in seeds]
+    source = _source_sha256(experiment)
     for config, key, seed in progress_bar(jobs, enabled=progress, desc="runs"):
-        path = Path(directory) / key / f"seed{seed}.json" if directory is not None else None
-        result = _saved_result(path, config)
+        path = store.directory / key / f"seed{seed}.json" if store.directory is not None else None
+        expected = _fingerprint(source, config)
+        result = store.load(path, expected)
         if result is None:
             result = dict(experiment(config, seed))
+            store.computed += 1
             if path is not None:
-                write_json_atomic(path, {"config": dict(config), "seed": seed, "result": result})
+                write_json_atomic(path, {"config": dict(config), "seed": seed,
+                                         "source_sha256": expected["source_sha256"], "result": result})
         rows.append({**config, "seed": seed, **result})
+    print(store.summary())
     return pd.DataFrame(rows)

@@ -7,9 +7,11 @@ the running losses are summed on the device and read once per epoch, where they 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 
 from .data.tensors import MultiTaskData
 from .device import amp_dtype, autocast
+from .files import write_json_atomic
 from .models.base import MultiTaskModel
 from .progress import progress_bar
 from .selection import BestCheckpoint
@@ -70,48 +73,83 @@ class History:
         return np.concatenate(self.weights) if self.weights else np.zeros((0, len(self.tasks)))
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable summary (used by :mod:`mtl_ref.runner`)."""
+        """Everything recorded, JSON-serialisable (a grid's result can hold it; :meth:`from_dict` reads it back)."""
         return {"tasks": self.tasks, "train_loss": self.train_loss, "val_loss": self.val_loss,
                 "val_loss_initial": self.val_loss_initial,
                 "best_epoch": self.best_epoch, "scores": self.scores, "eval_epochs": self.eval_epochs,
                 "final": self.final, "seconds": self.seconds,
-                "examples_per_second": self.examples_per_second}
+                "examples_per_second": self.examples_per_second, "weights": [w.tolist() for w in self.weights]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> History:
+        """The history :meth:`to_dict` wrote, weight trace included, so a cached run can be plotted again."""
+        fields = {k: v for k, v in d.items() if k != "weights"}
+        weights = [np.asarray(w, dtype=float) if len(w) else np.zeros((0, 0)) for w in d.get("weights", [])]
+        return cls(**fields, weights=weights)
+
+    def save(self, path: Path | str) -> Path:
+        """Write the history to ``path`` as JSON (atomically); :meth:`load` reads it back."""
+        path = Path(path)
+        write_json_atomic(path, self.to_dict())
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> History:
+        """The history :meth:`save` wrote to ``path``."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, batch_size: int = 1024,
-             amp: bool = False) -> Scores:
+             amp: bool = False, split: str = "test") -> Scores:
     """Every metric of every task in ``tasks`` over ``data`` (the model may predict other tasks too); metrics
-    accumulate on the device, one sync at the end."""
+    accumulate on the device, one sync at the end.
+
+    Raises:
+        ValueError: ``data`` is empty, or a prediction is NaN or infinite (naming the task and ``split``).
+    """
+    check_not_empty(data, split)
     was_training = model.training
     model.eval()
     for t in tasks:
         for m in t.metrics.values():
             m.reset()
+    nonfinite = torch.zeros(len(tasks), dtype=torch.bool, device=data.device)
     for i, (x, y) in enumerate(data.batches(batch_size)):
         with autocast(data.device, amp):
             out = model(x)
         if i == 0:
-            check_outputs(tasks, out, y, allow_extra=True)
+            check_outputs(tasks, out, y, allow_extra=True, split=split)
+        nonfinite |= _nonfinite_predictions(tasks, out)
         for t in tasks:
             for m in t.metrics.values():
                 m.update(out[t.name].float(), y[t.name])
     model.train(was_training)
+    _raise_nonfinite_predictions(tasks, nonfinite, split)
     return {t.name: {k: m.compute() for k, m in t.metrics.items()} for t in tasks}
 
 
 @torch.no_grad()
 def mean_losses(model: nn.Module, tasks: Sequence[Task], data: MultiTaskData, batch_size: int = 1024,
-                amp: bool = False) -> Tensor:
-    """The ``(T,)`` per-task losses over ``data``, weighted by batch size, left on the device."""
+                amp: bool = False, split: str = "validation") -> Tensor:
+    """The ``(T,)`` per-task losses over ``data``, weighted by batch size (one sync, to check they are finite).
+
+    Raises:
+        ValueError: ``data`` is empty, or a prediction is NaN or infinite (naming the task and ``split``).
+    """
+    check_not_empty(data, split)
     was_training = model.training
     model.eval()
     total = torch.zeros(len(tasks), device=data.device)
+    nonfinite = torch.zeros(len(tasks), dtype=torch.bool, device=data.device)
     for x, y in data.batches(batch_size):
         with autocast(data.device, amp):
             out = model(x)
+        nonfinite |= _nonfinite_predictions(tasks, out)
         total += task_losses(tasks, out, y) * x.shape[0]
     model.train(was_training)
+    _raise_nonfinite_predictions(tasks, nonfinite, split)
+    check_finite(tasks, total, where=f"(mean over the {split} data)")
     return total / len(data)
 
 
@@ -144,7 +182,7 @@ def fit(
     val: MultiTaskData | None = None,
     restore_best: bool = False,
     eval_every: int = 1,
-    method: Weighting | None = None,
+    method: Weighting | str | None = None,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     seed: int = 0,
@@ -164,14 +202,27 @@ def fit(
             favours no weighting method) — early stopping without stopping: the run still lasts ``epochs``, so
             every method gets the same budget.
         epochs, batch_size, lr, weight_decay: the usual; Adam, or AdamW with weight decay.
-        method: how the task losses become gradients (:mod:`mtl_ref.weighting`); equal weights by default.
+        method: how the task losses become gradients (:mod:`mtl_ref.weighting`): a method or its name
+            (``"upgrad"``, built by :func:`mtl_ref.weighting.method` for these tasks); equal weights by default.
         seed: seeds the order of the training examples.
         amp: mixed precision; by default on for CUDA (bf16 if supported, otherwise fp16 with loss scaling).
         grad_clip: clip the gradient norm of the model's parameters to this value.
         progress: show a progress bar (a string is used as its label).
+
+    Before the first step every split is checked: not empty, every task's targets present and finite,
+    classification targets int64 of shape ``(B,)`` within the head's classes; errors name the task and split.
+    A validation or test prediction that is NaN or infinite is an error too.
     """
     if batch_size < 1 or epochs < 1:
         raise ValueError(f"batch_size and epochs must be at least 1, got batch_size={batch_size}, epochs={epochs}")
+    splits = {name: data for name, data in (("training", train), ("validation", val), ("test", test))
+              if data is not None}
+    for name, data in splits.items():
+        check_split(tasks, data, name)
+    if isinstance(method, str):
+        from .weighting import method as named_method
+
+        method = named_method(method, num_tasks=len(tasks))
     device = train.device
     method = (method if method is not None else Equal()).to(device)
     method.reset()
@@ -198,6 +249,8 @@ def fit(
         for x, y in train.batches(batch_size, shuffle=True, generator=generator):
             with autocast(device, amp):
                 out = model(x)
+            if step == 0:
+                check_labels(tasks, out, splits)
             losses = task_losses(tasks, out, y, check=step == 0)
             optimizer.zero_grad(set_to_none=True)
             loss_scale = scaler.scale(torch.ones((), device=device)) if scaler else None
@@ -242,6 +295,9 @@ def fit(
     restored = checkpoint is not None and checkpoint.restore(model)
     if restored:
         history.best_epoch = checkpoint.epoch
+    elif checkpoint is not None:
+        raise RuntimeError(f"restore_best could not pick an epoch: no epoch's mean relative validation loss was "
+                           f"finite and below infinity (validation losses {history.val_loss})")
     if test is not None:
         history.final = evaluate(model, tasks, test, amp=amp) if restored else history.scores[-1]
     return history
@@ -277,3 +333,40 @@ def _postfix(history: History) -> dict[str, str]:
     if history.scores:
         return {f"{t}:{k}": f"{v:.3g}" for t, s in history.scores[-1].items() for k, v in s.items()}
     return {t: f"{v:.3g}" for t, v in zip(history.tasks, history.train_loss[-1])}
+
+
+def check_not_empty(data: MultiTaskData, split: str) -> None:
+    """Raise a ``ValueError`` naming ``split`` if ``data`` holds no examples."""
+    if len(data) == 0:
+        raise ValueError(f"the {split} data is empty (0 examples)")
+
+
+def check_split(tasks: Sequence[Task], data: MultiTaskData, split: str) -> None:
+    """Check one split before training: not empty, a target for every task, each target fit for its task
+    (:meth:`Task.check_target`). Errors name the task and ``split``."""
+    check_not_empty(data, split)
+    for t in tasks:
+        if t.name not in data.y:
+            raise KeyError(f"task {t.name!r} has no targets in the {split} data (it holds {sorted(data.y)})")
+        t.check_target(data.y[t.name], split)
+
+
+def check_labels(tasks: Sequence[Task], outputs: Mapping[str, Tensor], splits: Mapping[str, MultiTaskData]) -> None:
+    """Check every split's class indices against the number of classes each classification head predicts."""
+    for t in tasks:
+        prediction = outputs.get(t.name)
+        if t.kind == "classification" and isinstance(prediction, Tensor) and prediction.ndim == 2:
+            for split, data in splits.items():
+                t.check_labels(prediction.shape[1], data.y[t.name], split)
+
+
+def _nonfinite_predictions(tasks: Sequence[Task], outputs: Mapping[str, Tensor]) -> Tensor:
+    """A ``(T,)`` device flag: which tasks' predictions hold a NaN or an infinity (no host sync)."""
+    return torch.stack([~torch.isfinite(outputs[t.name]).all() for t in tasks])
+
+
+def _raise_nonfinite_predictions(tasks: Sequence[Task], nonfinite: Tensor, split: str) -> None:
+    bad = [t.name for t, flag in zip(tasks, nonfinite.tolist()) if flag]
+    if bad:
+        raise ValueError(f"the model's predictions on the {split} data are NaN or infinite for task(s) "
+                         f"{', '.join(map(repr, bad))}")

@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import warnings  # noqa: E402
+
 import matplotlib as mpl  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -133,3 +135,39 @@ def test_plot_front():
     np.testing.assert_allclose(step.get_ydata(), [5, 3, 1])
     assert [t.get_text() for t in ax.texts] == ["a", "b", "c", "d", "e"]
     assert step.get_color() == color("static")
+
+
+def close_bars() -> pd.DataFrame:
+    rows = [{"method": m, "seed": s, "acc": base + 0.002 * s} for m, base in (("equal", 0.62), ("upgrad", 0.64))
+            for s in range(3)]
+    return pd.DataFrame(rows)
+
+
+def test_close_bars_far_from_zero_get_an_axis_that_shows_the_difference():
+    ax = bar_errors(close_bars(), "method", "acc")
+    low, high = ax.get_ylim()
+    assert 0.55 < low < 0.62 and 0.64 < high < 0.7
+    assert ax.get_title(loc="right") == f"mean ± std over 3 seeds; axis from {low:.3g}, not 0"
+    assert bar_errors(close_bars(), "method", "acc", from_zero=True).get_ylim()[0] == 0
+
+
+def test_bars_against_a_reference_show_paired_differences():
+    ax = bar_errors(close_bars(), "method", "acc", reference="equal")
+    (container,) = bars(ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["upgrad"]
+    assert [r.get_height() for r in container] == pytest.approx([0.02])
+    assert ax.get_ylabel() == "acc − equal"
+    assert ax.get_title(loc="right") == "difference from equal, paired by seed: mean ± std over 3 seeds"
+    with pytest.raises(ValueError, match=r"reference 'sum' is not a value of 'method'"):
+        bar_errors(close_bars(), "method", "acc", reference="sum")
+
+
+def test_tight_layout_under_the_package_style_does_not_warn():
+    use_style()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.tight_layout()
+        fig.canvas.draw()
+    plt.close(fig)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mtl_ref import results_dir, run_grid
-from mtl_ref.runner import config_key, write_json_atomic
+from mtl_ref.runner import config_key, fingerprint, write_json_atomic
 
 CONFIGS = [{"name": "equal", "lr": 0.1}, {"name": "static", "lr": 0.01}]
 SEEDS = [0, 1, 2]
@@ -47,7 +47,8 @@ def test_writes_one_json_per_run_and_skips_finished_runs(tmp_path):
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
     assert files == [f"{name}/seed{s}.json" for name in ("equal", "static") for s in SEEDS]
     saved = json.loads((tmp_path / "static" / "seed1.json").read_text())
-    assert saved == {"config": {"name": "static", "lr": 0.01}, "seed": 1, "result": {"score": 2.0, "curve": [1, 2]}}
+    assert saved == {"config": {"name": "static", "lr": 0.01}, "seed": 1, "source_sha256": fingerprint(exp, {})["source_sha256"],
+                     "result": {"score": 2.0, "curve": [1, 2]}}
     assert leftovers(tmp_path) == []
 
     again = Experiment()
@@ -146,3 +147,77 @@ def test_results_dir_on_colab(monkeypatch):
     monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab")
     monkeypatch.setenv("MTL_PROFILE", "quick")
     assert results_dir("ch05") == Path("/content/mtl_results/quick/ch05")
+
+
+def first_lr_experiment(config, seed):
+    return {"score": config["lr"] * 100 + seed}
+
+
+def second_lr_experiment(config, seed):
+    lr = 0.5  # a module-level setting moved into the code: the source changed
+    return {"score": lr * 100 + seed}
+
+
+def test_every_call_says_what_it_loaded_and_computed_and_where(tmp_path, capsys):
+    run_grid(Experiment(), CONFIGS, SEEDS, directory=tmp_path, progress=False)
+    assert capsys.readouterr().out == f"run_grid: 0 runs loaded, 6 computed in {tmp_path}\n"
+    run_grid(Experiment(), CONFIGS, [*SEEDS, 3], directory=tmp_path, progress=False)
+    assert capsys.readouterr().out == f"run_grid: 6 runs loaded, 2 computed in {tmp_path}\n"
+    run_grid(Experiment(), CONFIGS, [0], progress=False)
+    assert capsys.readouterr().out == "run_grid: 0 runs loaded, 2 computed (no results directory: nothing kept)\n"
+
+
+def test_a_changed_experiment_source_is_recomputed_and_said(tmp_path, capsys):
+    """The fingerprint holds the experiment's source: other code under the same directory is recomputed."""
+    configs = [{"name": "a", "lr": 0.1}]
+    first = run_grid(first_lr_experiment, configs, [0, 1], directory=tmp_path, progress=False)
+    capsys.readouterr()
+    second = run_grid(second_lr_experiment, configs, [0, 1], directory=tmp_path, progress=False)
+    assert second["score"].tolist() == [50, 51] != first["score"].tolist()
+    out = capsys.readouterr().out
+    assert out == (f"run_grid: 0 runs loaded, 2 computed in {tmp_path}; recomputed 2 whose fingerprint changed: "
+                   f"a/seed0.json (experiment's source code), a/seed1.json (experiment's source code)\n")
+    run_grid(second_lr_experiment, configs, [0, 1], directory=tmp_path, progress=False)
+    assert capsys.readouterr().out == f"run_grid: 2 runs loaded, 0 computed in {tmp_path}\n"
+
+
+def test_a_changed_configuration_is_named(tmp_path, capsys):
+    run_grid(first_lr_experiment, [{"name": "a", "lr": 0.1}], [0], directory=tmp_path, progress=False)
+    run_grid(first_lr_experiment, [{"name": "a", "lr": 0.2}], [0], directory=tmp_path, progress=False)
+    assert capsys.readouterr().out.splitlines()[-1].endswith("recomputed 1 whose fingerprint changed: "
+                                                             "a/seed0.json (configuration)")
+
+
+def test_what_the_fingerprint_cannot_see_is_documented():
+    doc = run_grid.__doc__ + __import__("mtl_ref.runner").runner.__doc__
+    for blind_spot in ("functions the experiment calls", "module-level settings", "data files"):
+        assert blind_spot in " ".join(doc.split())
+
+
+def test_a_partial_and_a_callable_object_have_fingerprints():
+    import functools
+
+    a = fingerprint(functools.partial(first_lr_experiment), {"lr": 1})["source_sha256"]
+    b = fingerprint(functools.partial(second_lr_experiment), {"lr": 1})["source_sha256"]
+    assert a != b and fingerprint(Experiment(), {})["source_sha256"] == fingerprint(Experiment(2), {})["source_sha256"]
+    assert fingerprint(eval("lambda c, s: {}"), {})["source_sha256"]  # no source file: the bytecode stands in
+
+
+@pytest.mark.parametrize("content", ["", '{"config": {"name": "equal", "lr"', "[1, 2]", '{"config": {}}'])
+def test_a_truncated_or_corrupt_file_is_named_and_recomputed(tmp_path, capsys, content):
+    run_grid(Experiment(), CONFIGS, [0], directory=tmp_path, progress=False)
+    broken = tmp_path / "equal" / "seed0.json"
+    broken.write_text(content)
+    capsys.readouterr()
+    exp = Experiment()
+    df = run_grid(exp, CONFIGS, [0], directory=tmp_path, progress=False)
+    assert exp.calls == [("equal", 0)] and df["score"].tolist() == pytest.approx([10, 1])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"run_grid: {broken} is corrupt (") and lines[0].endswith("); recomputing it")
+    assert lines[1] == f"run_grid: 1 runs loaded, 1 computed in {tmp_path}; recomputed 1 corrupt file(s)"
+    assert json.loads(broken.read_text())["result"]["score"] == 10
+
+
+def test_result_files_are_readable_by_everyone(tmp_path):
+    run_grid(Experiment(), CONFIGS[:1], [0], directory=tmp_path, progress=False)
+    assert ((tmp_path / "equal" / "seed0.json").stat().st_mode & 0o777) == 0o644

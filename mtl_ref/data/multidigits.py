@@ -15,8 +15,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from .tensors import MultiTaskData
 
@@ -27,6 +25,9 @@ CANVAS = DIGIT + SHIFT
 
 def source_digits(test_fraction: float = 0.3, split_seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The upsampled source digits ``(N, 16, 16)`` in [0, 1] and their labels, split into ``train`` and ``test``."""
+    from sklearn.datasets import load_digits  # imported here: scikit-learn takes seconds to import
+    from sklearn.model_selection import train_test_split
+
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 16.0
     images = F.interpolate(images, size=(DIGIT, DIGIT), mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)

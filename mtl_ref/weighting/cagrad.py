@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
 from torch import Tensor
 
 from .aggregator import GramianWeighted
@@ -56,6 +55,8 @@ class CAGrad(GramianWeighted):
         self.c = c
 
     def weights(self, gramian: Tensor) -> Tensor:
+        from scipy.optimize import brentq  # imported here: SciPy's optimisers take a second to import
+
         tasks = len(gramian)
         mean = np.full(tasks, 1.0 / tasks)
         trace = float(gramian.trace())

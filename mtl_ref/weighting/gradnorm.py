@@ -64,7 +64,9 @@ class GradNorm(Weighting):
                              f"{tuple(losses.shape)}")
         if not hasattr(model, "last_shared_parameters"):
             raise TypeError(f"GradNorm needs a MultiTaskModel that names its last shared layer, got "
-                            f"{type(model).__name__}")
+                            f"{type(model).__name__}: subclass mtl_ref.models.MultiTaskModel and define "
+                            f"shared_parameters() and last_shared_parameters(), or, in your own loop, call "
+                            f"mtl_ref.backward(losses, last_shared_layer.parameters(), method)")
         layer = list(model.last_shared_parameters())
         scaled = losses if loss_scale is None else losses * loss_scale
         rows = self._jacobian(scaled, layer, retain_graph=True)

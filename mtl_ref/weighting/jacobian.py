@@ -103,8 +103,10 @@ class TaskJacobian:
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """The trainable shared and task-specific parameters of a :class:`~mtl_ref.models.MultiTaskModel`."""
     if not (hasattr(model, "shared_parameters") and hasattr(model, "task_parameters")):
-        raise TypeError(f"{type(model).__name__} does not say which parameters are shared; gradient-level methods "
-                        f"need a MultiTaskModel")
+        raise TypeError(f"{type(model).__name__} does not say which parameters are shared, and gradient-level "
+                        f"methods need to know: subclass mtl_ref.models.MultiTaskModel and define "
+                        f"shared_parameters() (e.g. return list(self.trunk.parameters())), or, in your own loop, "
+                        f"call mtl_ref.backward(losses, shared_params, method)")
     shared = [p for p in model.shared_parameters() if p.requires_grad]
     heads = [p for p in model.task_parameters() if p.requires_grad]
     if not shared:

@@ -18,7 +18,6 @@ rounding) after finitely many steps, where an interior-point or quasi-Newton sol
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 from torch import Tensor
 
 
@@ -42,6 +41,8 @@ def least_distance(factor: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, 
     A zero residual means that no ``z`` meets the bounds; a residual at rounding level cannot be told apart from it
     (it would mean ``‖z‖ ≳ 3·10⁷`` times the gradients' scale), and both give an infinite distance and ``μ = 0``.
     """
+    from scipy.optimize import nnls  # imported here: SciPy's optimisers take a second to import
+
     tasks = len(bounds)
     target = np.zeros(tasks + 1)
     target[-1] = 1.0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
 from torch import Tensor
 
 from .aggregator import GramianWeighted
@@ -37,6 +36,8 @@ from .qp import gramian_factor
 
 def project_weights(factor: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``w = argmin_{v ≥ u} vᵀGv`` for ``FᵀF = G``: the weights of the projection of ``Jᵀu`` onto the dual cone."""
+    from scipy.optimize import nnls  # imported here: SciPy's optimisers take a second to import
+
     x, _ = nnls(factor, -factor @ u)
     return u + x
 
