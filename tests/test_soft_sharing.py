@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from dense_models import CONVS, NORMALIZED, TASKS, WIDTHS
-from mtl_ref.models import SoftSharing, l2_distance, soft_sharing_segnet, trace_norm
+from mtl_ref.models import (CrossStitch, Sluice, SoftSharing, count_parameters, l2_distance, segnet_single_task,
+                            segnet_split, soft_sharing_segnet, trace_norm)
 
 A = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
 B = torch.tensor([[0.0, 2.0], [3.0, 1.0]])
@@ -100,3 +101,15 @@ def test_soft_sharing_works_for_any_trunk() -> None:
     assert out["a"].shape == (5, 2) and out["b"].shape == (5, 1)
     model.regularization().backward()
     assert trunk[0].weight.grad.abs().sum() > 0 and trunk[0].bias.grad is None
+
+
+def test_parameter_budget_of_the_chapter_layout() -> None:
+    """The chapter's quick layout: hard sharing is about a third of three single-task networks, and the mixing
+    weights of cross-stitch and sluice (α, β and the skip path's 1×1 convolutions) add under 2 %."""
+    outputs, layout = {"segmentation": 10, "depth": 1, "normal": 3}, dict(widths=(8, 16, 32), convs=(1, 1, 1),
+                                                                           normalized=["normal"])
+    single = count_parameters(segnet_single_task(outputs, **layout))
+    assert count_parameters(segnet_split(outputs, **layout)) / single <= 0.4
+    assert count_parameters(soft_sharing_segnet(outputs, **layout, weight=0.1)) == single
+    for model in (CrossStitch(outputs, **layout), Sluice(outputs, **layout), Sluice(outputs, **layout, mix=False)):
+        assert 0 < count_parameters(model) - single < 0.02 * single

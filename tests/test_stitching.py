@@ -105,8 +105,37 @@ def test_sluice_exposes_alpha_and_beta() -> None:
     assert alphas.shape == (6, 6, 6) and betas.shape == (3, 3)
     torch.testing.assert_close(alphas[0].diagonal(), torch.full((6,), 0.9))
     torch.testing.assert_close(alphas[0].sum(dim=1), torch.ones(6))
-    torch.testing.assert_close(betas, torch.full((3, 3), 1 / 3))
+    # The authors' default: a bias towards the last layer, 0.9 there and the rest spread over the other blocks.
+    torch.testing.assert_close(betas, torch.tensor([[0.05, 0.05, 0.9]] * 3))
+    torch.testing.assert_close(Sluice(TASKS, WIDTHS, CONVS, beta_last=1 / 3).betas(), torch.full((3, 3), 1 / 3))
     assert len(model.stitch_parameters()) == 6 + 3
+    with pytest.raises(ValueError, match="beta_last"):
+        Sluice(TASKS, WIDTHS, CONVS, beta_last=1.5)
+
+
+def test_sluice_without_mixing_keeps_alpha_at_identity_and_trains_only_beta() -> None:
+    torch.manual_seed(0)
+    model = Sluice(TASKS, WIDTHS, CONVS, normalized=NORMALIZED, mix=False, stitch_lr_scale=10.0)
+    torch.testing.assert_close(model.alphas(), torch.eye(6).expand(6, 6, 6))
+    assert model.shared_parameters() == []
+    groups = model.param_groups(1e-3)
+    assert [len(g["params"]) for g in groups][1] == len(TASKS)  # only the β learn at the faster rate
+    assert all(p.requires_grad for p in groups[0]["params"])
+    # Each task's prediction depends only on its own network: perturbing another task's network changes nothing.
+    x = images()
+    before = model(x)["depth"].detach()
+    with torch.no_grad():
+        for p in model.nets["segmentation"].parameters():
+            p.add_(1.0)
+    torch.testing.assert_close(model(x)["depth"], before)
+    # With mixing, the same perturbation reaches the depth head.
+    torch.manual_seed(0)
+    mixed = Sluice(TASKS, WIDTHS, CONVS, normalized=NORMALIZED, stitch_lr_scale=10.0)
+    before = mixed(x)["depth"].detach()
+    with torch.no_grad():
+        for p in mixed.nets["segmentation"].parameters():
+            p.add_(1.0)
+    assert not torch.allclose(mixed(x)["depth"], before)
 
 
 def test_subspace_overlap_by_hand() -> None:

@@ -20,9 +20,18 @@ This version for dense prediction makes these choices:
   groups of channels, so every width must be divisible by G.
 - **α** is initialised like a cross-stitch unit over the K·G blocks: ``α_same`` on the diagonal and
   ``(1 - α_same) / (KG - 1)`` elsewhere. With G = 1 the layer mixing is the cross-stitch network's.
+- **α** of the authors' run script starts balanced (every entry ``1/(KG)``), while the paper describes a bias
+  towards one source subspace for each direction; the bias (as in the cross-stitch units) is kept here.
 - **β** weights the outputs of the decoder blocks. They differ in resolution and width, so each is brought to
   the head's shape first: a 1×1 convolution (task-specific) where its width differs from ``widths[0]``, then
-  bilinear upsampling to the image size. β starts uniform (1/n), as the authors' code does by default.
+  bilinear upsampling to the image size. β starts with a bias towards the last layer, as the paper says and the
+  authors' run script does by default (its "imbalanced" layer-stitch scheme): ``beta_last = 0.9`` on the last
+  decoder block and ``(1 - beta_last) / (n - 1)`` on each other one. ``beta_last = 1 / n`` gives the uniform
+  start (the "balanced" scheme, the default of the authors' model class when it is built without the script).
+- **Ablation.** ``mix=False`` fixes every α at the identity and leaves it out of training: no activation passes
+  between tasks or subspaces, so the task networks are independent, but the β skip path (and the orthogonality
+  penalty) stay. Comparing it with the full model separates what the mixing contributes from what the skip
+  path contributes.
 - **Orthogonality** acts on weights, as in the authors' code, where the penalty is computed from the LSTM
   weight matrices. ``G_{k,l,g}`` holds as columns the filters of the convolution that produces subspace g of
   layer l of task k, flattened. So ``‖G_1ᵀ G_2‖²_F`` sums the squared inner products between the filters of two
@@ -32,7 +41,7 @@ This version for dense prediction makes these choices:
   sum is about 200 at the paper's widths and about 50 at widths [16, 32, 64, 128, 128], so the default
   λ = 1e-3 keeps it well below the task losses. The authors' code turns the penalty off by default.
 
-Like the cross-stitch network, every task's loss depends on every task network, so
+Like the cross-stitch network, every task's loss depends on every task network (when the α mix), so
 :meth:`~Sluice.shared_parameters` returns the task networks and the α units. The β weights, the 1×1 convolutions
 and the heads are task-specific.
 """
@@ -82,12 +91,15 @@ class Sluice(MultiTaskModel):
         stitch_lr_scale: the learning rate of the mixing weights (:meth:`stitch_parameters`) as a multiple of
             the base rate, used by :meth:`param_groups`; Misra et al. use 10² to 10³ with SGD.
         alpha_same: the initial weight of a block's own activation in its mixture.
+        beta_last: the initial β of the last decoder block; the others share ``1 - beta_last`` equally (with
+            a single block its β is 1).
+        mix: ``False`` fixes every α at the identity and does not train it (the ablation without mixing).
     """
 
     def __init__(self, tasks: Mapping[str, int], widths: Sequence[int] = PAPER_WIDTHS,
                  convs: Sequence[int] = VGG16_CONVS, *, normalized: Collection[str] = (), in_channels: int = 3,
                  subspaces: int = 2, orthogonality: float = 1e-3, alpha_same: float = 0.9,
-                 stitch_lr_scale: float = 1.0) -> None:
+                 stitch_lr_scale: float = 1.0, beta_last: float = 0.9, mix: bool = True) -> None:
         super().__init__()
         if stitch_lr_scale <= 0:
             raise ValueError(f"stitch_lr_scale must be positive, got {stitch_lr_scale}")
@@ -100,15 +112,24 @@ class Sluice(MultiTaskModel):
             raise ValueError(f"widths {uneven} do not split into {subspaces} equal subspaces")
         if orthogonality < 0:
             raise ValueError(f"orthogonality must be non-negative, got {orthogonality}")
+        n = len(widths)
+        if not 0.0 <= beta_last <= 1.0:
+            raise ValueError(f"beta_last must be in [0, 1], got {beta_last}")
         self.task_names = list(tasks)
         self.subspaces = subspaces
+        self.mix = mix
         self.orthogonality = orthogonality
         self.nets = nn.ModuleDict({name: SegNet(widths, convs, in_channels) for name in tasks})
-        n, units = len(widths), len(tasks) * subspaces
-        self.encoder_stitch = nn.ModuleList(CrossStitchUnit(units, alpha_same) for _ in range(n))
-        self.decoder_stitch = nn.ModuleList(CrossStitchUnit(units, alpha_same) for _ in range(n))
+        units, same = len(tasks) * subspaces, alpha_same if mix else 1.0
+        self.encoder_stitch = nn.ModuleList(CrossStitchUnit(units, same) for _ in range(n))
+        self.decoder_stitch = nn.ModuleList(CrossStitchUnit(units, same) for _ in range(n))
+        if not mix:
+            for unit in (*self.encoder_stitch, *self.decoder_stitch):
+                unit.alpha.requires_grad_(False)
         decoder_out = next(iter(self.nets.values())).decoder_out
-        self.beta = nn.ParameterDict({name: nn.Parameter(torch.full((n,), 1.0 / n)) for name in tasks})
+        beta = torch.full((n,), (1.0 - beta_last) / (n - 1)) if n > 1 else torch.ones(1)
+        beta[-1] = beta_last if n > 1 else 1.0
+        self.beta = nn.ParameterDict({name: nn.Parameter(beta.clone()) for name in tasks})
         self.lateral = nn.ModuleDict({name: nn.ModuleList(
             nn.Conv2d(c, widths[0], 1) if c != widths[0] else nn.Identity() for c in decoder_out) for name in tasks})
         init_weights(self.lateral)
@@ -135,7 +156,12 @@ class Sluice(MultiTaskModel):
         return out if task is None else out[task]
 
     def _mix(self, stitch: CrossStitchUnit, xs: list[Tensor]) -> list[Tensor]:
-        """Mix the K·G task-subspace blocks of one layer; ``xs`` holds one ``(B, C, H, W)`` tensor per task."""
+        """Mix the K·G task-subspace blocks of one layer; ``xs`` holds one ``(B, C, H, W)`` tensor per task.
+
+        Without mixing (``mix=False``, α fixed at the identity) the activations pass through unchanged.
+        """
+        if not self.mix:
+            return xs
         stacked = torch.stack(xs)  # (K, B, C, H, W)
         k, b, c, h, w = stacked.shape
         g = self.subspaces
@@ -181,7 +207,9 @@ class Sluice(MultiTaskModel):
         return mixing_param_groups(self, self.stitch_parameters(), lr, self.stitch_lr_scale)
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """The task networks and the α units, which every task's loss depends on."""
+        """The task networks and the α units, which every task's loss depends on (none without mixing)."""
+        if not self.mix:
+            return []
         alphas = [unit.alpha for unit in (*self.encoder_stitch, *self.decoder_stitch)]
         return [*self.nets.parameters(), *alphas]
 

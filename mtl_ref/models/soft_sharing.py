@@ -12,8 +12,11 @@ over the corresponding weights of the T trunks, and the training loop adds it to
 - **Trace norm** (Yang & Hospedales, "Trace Norm Regularised Deep Multi-Task Learning", ICLR 2017 workshop,
   arXiv:1606.04038): stack the T weights into a tensor ``W`` of shape ``d_1 × … × d_m × T``, with the task mode
   last as in the paper. Then ``Ω = Σ_i ‖W_(i)‖_*``, the nuclear norms of its mode-i unfoldings (:func:`trace_norm`).
-  Using all modes gives the paper's Tucker-style penalty with every γ_i = 1. Using only the task mode
-  (``modes=(-1,)``) penalises the rank of the T × (d_1⋯d_m) matrix whose rows are the flattened task weights.
+  The paper has three variants. Using all modes gives its Tucker variant with every γ_i = 1. Using only the task
+  mode (``modes=(-1,)``) is its **last axis flattening** variant: the nuclear norm of the T × (d_1⋯d_m) matrix
+  whose rows are the flattened task weights. (The third, a tensor-train variant, is not implemented.) Every mode
+  couples the tasks: the mode-i unfolding of a weight mode i places the T task slices side by side, so its rank is
+  that of all tasks' weights together, and a low rank means the tasks share a subspace along that mode.
 
 Only the trunk weights with two or more dimensions (convolution kernels, linear weights) are tied. Biases,
 normalisation parameters and the heads are free; the heads' output layers differ in shape from task to task
