@@ -6,7 +6,7 @@ from torch import nn
 
 from mtl_ref.data import MultiTaskData
 from mtl_ref.models import HardSharing, mlp
-from mtl_ref.stacked import Split, Stack, fit_stacked
+from mtl_ref.stacked_mlp import Split, Stack, fit_stacked
 
 NAMES = ["a", "b"]
 
