@@ -43,7 +43,8 @@ def test_a_stacked_member_matches_fit_task_batches(kind, per_task):
         assert stacked.best_block[m].tolist() == list(best)
         expected = [history.scores[e][t.name]["mse"] for e, t in zip(best, TASKS)]
         np.testing.assert_allclose(stacked.test[m], expected, rtol=1e-4)
-        np.testing.assert_allclose(stacked.val_selected[m], [history.val_loss[e][k] for k, e in enumerate(best)], rtol=1e-4)
+        kept_val = [history.val_loss[e][k] for k, e in enumerate(best)]
+        np.testing.assert_allclose(stacked.val_selected[m], kept_val, rtol=1e-4)
         for name, p in alone.named_parameters():
             torch.testing.assert_close(stacked.params[name][m], p.detach(), rtol=1e-4, atol=1e-5)
     assert all(p.grad is None for model in models for p in model.parameters())  # the models are left untouched
