@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from mtl_ref.models import HardSharing, Independent, MultiTaskModel, branch_at, mlp
+from mtl_ref.models import HardSharing, Independent, MultiTaskModel, branch_at, count_parameters, digit_blocks, mlp
 
 
 def kinds(seq: nn.Sequential) -> list[str]:
@@ -80,9 +80,26 @@ def test_last_shared_parameters():
     assert ids(model.last_shared_parameters()) == ids(model.trunk[2].parameters())  # the last Linear, not ReLU
     trunk = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), nn.LayerNorm(3))
     nested = HardSharing(trunk, {"a": nn.Linear(3, 1)})
-    assert ids(nested.last_shared_parameters()) == ids(nested.trunk[1].parameters())
-    with pytest.raises(ValueError, match="the trunk has no parameters"):
+    assert ids(nested.last_shared_parameters()) == ids(nested.trunk[0][0].parameters())  # not the LayerNorm
+    with pytest.raises(ValueError, match="the trunk has no linear or convolution layer"):
         HardSharing(nn.Identity(), {"a": nn.Linear(2, 1)}).last_shared_parameters()
+    with pytest.raises(ValueError, match="the trunk has no linear or convolution layer"):
+        HardSharing(nn.BatchNorm1d(2), {"a": nn.Linear(2, 1)}).last_shared_parameters()
+
+
+def test_last_shared_parameters_of_a_conv_trunk_skip_its_final_batch_norm():
+    trunk = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6),
+                          nn.ReLU())
+    model = HardSharing(trunk, {"a": nn.Conv2d(6, 1, 1)})
+    last = model.last_shared_parameters()
+    assert ids(last) == ids(trunk[3].parameters())
+    assert last[0].shape == (6, 4, 3, 3)  # a weight that maps 4 features to 6
+
+
+def test_branch_at_shares_parameters_and_halves_the_digit_network():
+    sizes = [count_parameters(branch_at(digit_blocks(), depth, ["a", "b"])) for depth in range(4)]
+    assert sizes == sorted(sizes, reverse=True)  # sharing more blocks never adds parameters
+    assert sizes[3] / sizes[0] <= 0.55  # sharing all but the output layer about halves the two networks
 
 
 def test_hard_sharing_needs_heads():

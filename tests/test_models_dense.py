@@ -73,7 +73,9 @@ def test_split_is_hard_sharing_with_the_segnet_as_representation() -> None:
     model(images())
     assert model.representation.shape == (2, WIDTHS[0], SIZE, SIZE)
     last = model.last_shared_parameters()
-    assert all(any(p is q for q in model.trunk.decoder[-1].parameters()) for p in last)
+    conv = model.trunk.decoder[-1][-1][0]  # the last 3×3 convolution, not the batch norm after it
+    assert isinstance(conv, torch.nn.Conv2d) and [id(p) for p in last] == [id(p) for p in conv.parameters()]
+    assert last[0].dim() == 4
 
 
 def test_mtan_exposes_its_attention_masks() -> None:

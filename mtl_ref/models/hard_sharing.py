@@ -14,6 +14,10 @@ from torch import Tensor, nn
 
 from .base import MultiTaskModel
 
+#: The layers that map features to features; the last of them in a trunk is its "last shared layer".
+FEATURE_MAPS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
+                                             nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
 
 class HardSharing(MultiTaskModel):
     """``heads[t](trunk(x))`` for every task ``t``.
@@ -41,9 +45,16 @@ class HardSharing(MultiTaskModel):
         return list(self.trunk.parameters())
 
     def last_shared_parameters(self) -> list[nn.Parameter]:
-        layers = [m for m in self.trunk.modules() if len(list(m.parameters(recurse=False))) > 0]
+        """The weights and bias of the trunk's last linear or convolution layer (the last one registered).
+
+        This is the layer W of GradNorm (Chen et al., ICML 2018, arXiv:1711.02257), where gradient norms are measured.
+        Normalisation layers after it (batch norm, layer norm) are skipped: their affine parameters rescale each
+        feature, they do not map features to features, and their gradient norms say little about a task's pull
+        on the trunk.
+        """
+        layers = [m for m in self.trunk.modules() if isinstance(m, FEATURE_MAPS)]
         if not layers:
-            raise ValueError("the trunk has no parameters")
+            raise ValueError("the trunk has no linear or convolution layer")
         return list(layers[-1].parameters(recurse=False))
 
 
