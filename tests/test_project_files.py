@@ -64,3 +64,14 @@ def test_every_module_is_in_the_api_reference() -> None:
                for p in (ROOT / "mtl_ref").rglob("*.py") if not p.name.startswith("_") or p.name == "__init__.py"}
     assert modules - documented == set(), f"modules missing from book/api/: {sorted(modules - documented)}"
     assert documented - modules == set(), f"book/api/ documents modules that do not exist: {sorted(documented - modules)}"
+
+
+def test_each_chapter_says_what_it_costs_and_only_gpu_chapters_ask_for_one() -> None:
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        headers = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+                   and "".join(c["source"]).startswith("```{admonition} Running this chapter")]
+        assert len(headers) == 1, f"{path.name}: one 'Running this chapter' note at the top"
+        needs_gpu = "only makes sense on a GPU" in headers[0]
+        assert (nb["metadata"].get("accelerator") == "GPU") == needs_gpu, \
+            f"{path.name}: Colab's GPU metadata must match what the chapter says about needing a GPU"
