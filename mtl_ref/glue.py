@@ -1,23 +1,47 @@
 """Numbers computed in a chapter, named so that the chapter's text can quote them.
 
 In the rendered book, ``glue("gain", 0.31)`` lets the prose write ``{glue:text}`gain:.0%``` and show the value
-the chapter computed on this build (MyST-NB's glue). Where MyST-NB is not installed (Colab) this only returns the
-value, which the chapter's printed output shows anyway.
+the chapter computed on this build (MyST-NB's glue). Where MyST-NB is not installed (Colab) the roles in the text
+do not render, so every glued value is also remembered here, and :func:`glued_numbers` lists them at the end of a
+chapter: a Colab reader sees, labelled, every number the text quotes.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from numbers import Number
+from typing import Any, TypeVar
+
+import pandas as pd
 
 T = TypeVar("T")
+
+_GLUED: dict[str, Any] = {}
 
 
 def glue(name: str, value: T) -> T:
     """Register ``value`` under ``name`` for the book's text (without displaying it) and return it."""
-    shown = value.item() if hasattr(value, "item") else value  # numpy scalars print as np.float64(...)
+    shown = value.item() if hasattr(value, "item") and getattr(value, "ndim", 0) == 0 else value
+    _GLUED[name] = shown
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return value
     myst_glue(name, shown, display=False)
     return value
+
+
+def glued_numbers() -> pd.DataFrame:
+    """Every scalar or text glued so far in this kernel, in the order first glued, as a ``name → value`` table.
+
+    Figures and tables glued for the book are listed by their type, not drawn again.
+    """
+    rows = [(name, _describe(value)) for name, value in _GLUED.items()]
+    return pd.DataFrame(rows, columns=["name", "value"]).set_index("name")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (Number, str)):
+        return str(value) if isinstance(value, bool) else f"<{type(value).__name__}>"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,31 @@
+"""Glued numbers are remembered so that a chapter can list them where MyST roles do not render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mtl_ref import glue as glue_module
+from mtl_ref.glue import glue, glued_numbers
+
+
+def test_glue_returns_the_value_and_lists_it_labelled(monkeypatch) -> None:
+    monkeypatch.setattr(glue_module, "_GLUED", {})
+    assert glue("gain", np.float64(0.3125)) == 0.3125
+    glue("n_seeds", 5)
+    glue("best", "PCGrad")
+    glue("table", pd.DataFrame({"a": [1]}))
+    glue("gain", 0.5)  # glued again: the latest value, in its first place
+    table = glued_numbers()
+    assert list(table.index) == ["gain", "n_seeds", "best", "table"]
+    assert table.loc["gain", "value"] == "0.5"
+    assert table.loc["n_seeds", "value"] == "5"
+    assert table.loc["best", "value"] == "PCGrad"
+    assert table.loc["table", "value"] == "<DataFrame>"
+
+
+def test_arrays_are_not_turned_into_scalars(monkeypatch) -> None:
+    monkeypatch.setattr(glue_module, "_GLUED", {})
+    values = np.arange(3)
+    assert glue("values", values) is values
+    assert glued_numbers().loc["values", "value"] == "<ndarray>"
