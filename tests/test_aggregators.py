@@ -291,6 +291,55 @@ def test_mgda_is_drawn_to_the_smallest_gradient() -> None:
         assert exact(scaled).norm() <= scaled.norm(dim=1).min() * (1 + 1e-9)
 
 
+# --- fixed points: where the update vanishes ---------------------------------------------------------------------
+
+_G, _H = [3.0, -1.0, 2.0, 0.5], [-1.0, 2.0, 0.0, 1.0]
+#: Pareto-stationary Jacobians whose mean gradient is not zero: 0 = (2/3)g + (1/3)(-2g), and 0 = ½g + ¼h + ¼(-2g - h).
+PARETO_STATIONARY = {"opposite": [_G, [-2 * x for x in _G]],
+                     "three": [_G, _H, [-2 * a - b for a, b in zip(_G, _H)]]}
+#: Three gradients that sum to zero: a stationary point of the mean loss (and so Pareto-stationary too).
+MEAN_ZERO = [_G, _H, [-a - b for a, b in zip(_G, _H)]]
+
+
+def relative_norm(jacobian: torch.Tensor, update: torch.Tensor) -> float:
+    return float(update.norm() / jacobian.norm(dim=1).max())
+
+
+@pytest.mark.parametrize("case", list(PARETO_STATIONARY))
+def test_which_aggregators_stop_at_pareto_stationary_points(case: str) -> None:
+    """MGDA (exactly), Nash-MTL (up to its ridge) and UPGrad (up to reg_eps) give a zero update where no update
+    improves every task; the mean and CAGrad with c < 1 stop only where the mean gradient vanishes."""
+    jacobian = torch.tensor(PARETO_STATIONARY[case], dtype=F64)
+    for agg in (MGDA(), MGDA(epsilon=1e-12, max_iters=10_000), UPGrad(0, 0)):
+        assert relative_norm(jacobian, agg(jacobian)) < 1e-6, agg
+    for agg in (NashMTL(), UPGrad()):  # the ridge, and reg_eps, which stops the projections short
+        assert relative_norm(jacobian, agg(jacobian)) < 1e-3, agg
+    for agg in (Mean(), CAGrad(0.5), AlignedMTL(), IMTLG()):
+        assert relative_norm(jacobian, agg(jacobian)) > 1e-2, agg
+
+
+def test_three_task_pcgrad_does_not_stop_at_a_pareto_stationary_point() -> None:
+    """With two opposite gradients PCGrad's projections cancel; with three, a later projection undoes an earlier one."""
+    opposite = torch.tensor(PARETO_STATIONARY["opposite"], dtype=F64)
+    assert relative_norm(opposite, PCGrad(seed=0)(opposite)) < 1e-12
+    for jacobian in (torch.tensor(PARETO_STATIONARY["three"], dtype=F64), torch.tensor(MEAN_ZERO, dtype=F64)):
+        for seed in range(5):
+            assert relative_norm(jacobian, PCGrad(seed=seed)(jacobian)) > 1e-2
+
+
+def test_imtl_g_has_no_impartial_update_for_opposite_gradients() -> None:
+    """e_1ᵀd = e_2ᵀd with e_2 = -e_1 forces d ⟂ g, i.e. d = 0 in the span; the pseudo-inverse returns another α."""
+    jacobian = torch.tensor(PARETO_STATIONARY["opposite"], dtype=F64)
+    unit_rates = jacobian @ IMTLG()(jacobian) / jacobian.norm(dim=1)
+    assert not torch.allclose(unit_rates[0], unit_rates[1])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "pcgrad"])
+def test_zero_update_where_the_mean_gradient_vanishes(name: str) -> None:
+    jacobian = torch.tensor(MEAN_ZERO, dtype=F64)
+    assert relative_norm(jacobian, fresh(name)(jacobian)) < 1e-3
+
+
 # --- each method's own optimality conditions ------------------------------------------------------------------------
 
 
