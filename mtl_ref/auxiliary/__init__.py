@@ -5,6 +5,7 @@ once, and the choice of a helper's weight on the main task's validation score.
 """
 
 from .gradient_reversal import GradientReversal, GradReverse, dann_lambda, grad_reverse
+from .hints import symmetry_hint
 from .stacked_heads import (StackedFit, fit_stacked_params, linear_probe_accuracy, linear_probe_r2, run_mlp,
                             stacked_mlp)
 from .sweep import HelperSweep, head_mse, main_loss, stack_splits, sweep_helper_weight, trunk
@@ -12,4 +13,5 @@ from .weight_choice import choose_weight
 
 __all__ = ["GradReverse", "GradientReversal", "grad_reverse", "dann_lambda", "StackedFit", "fit_stacked_params",
            "linear_probe_accuracy", "linear_probe_r2", "run_mlp", "stacked_mlp", "choose_weight",
-           "HelperSweep", "head_mse", "main_loss", "stack_splits", "sweep_helper_weight", "trunk"]
+           "HelperSweep", "head_mse", "main_loss", "stack_splits", "sweep_helper_weight", "trunk",
+           "symmetry_hint"]
