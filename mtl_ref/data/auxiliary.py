@@ -36,7 +36,7 @@ def related_tasks(sizes: Mapping[str, int], seed: int, d: int = 20, k: int = 3, 
                   noise: float = 0.1) -> Splits:
     """Main and helpers read the same k features: ``y = a·tanh(2 xU) + ε``, ``aux_j = c_j·tanh(2 xU) + ε``.
 
-    ``U`` (d × k) is orthonormal; the helpers' rows teach where ``U`` lies (returned as ``"U"`` in every split).
+    ``U`` (d × k) is orthonormal; the helpers' rows teach where ``U`` lies (returned as ``"basis"`` in every split).
     """
     gen = torch.Generator().manual_seed(seed)
     u = _directions(gen, d, k)
@@ -46,7 +46,7 @@ def related_tasks(sizes: Mapping[str, int], seed: int, d: int = 20, k: int = 3, 
         x = torch.randn(n, d, generator=g)
         z = torch.tanh(2 * x @ u)
         return {"x": x, "y": z @ a + noise * torch.randn(n, generator=g),
-                "aux": z @ c + noise * torch.randn(n, n_aux, generator=g), "U": u}
+                "aux": z @ c + noise * torch.randn(n, n_aux, generator=g), "basis": u}
     return _splits(sizes, draw, gen)
 
 
@@ -97,7 +97,7 @@ def rare_feature(sizes: Mapping[str, int], seed: int, d: int = 10, d_small: int 
     return _splits(sizes, draw, gen)
 
 
-def quantised_target(sizes: Mapping[str, int], seed: int, d: int = 10, k: int = 2) -> Splits:
+def quantised_target(sizes: Mapping[str, int], seed: int, d: int = 10, k: int = 3) -> Splits:
     """A binary main target cut from a graded one: ``z = Σ_j tanh(2 x·u_j)`` over ``k`` directions, ``y = 1[z > 0]``;
     the helper is ``z`` itself (Caruana's quantisation smoothing)."""
     gen = torch.Generator().manual_seed(seed)
@@ -130,15 +130,16 @@ def low_rank_inputs(sizes: Mapping[str, int], seed: int, d: int = 30, k: int = 4
                     noise: float = 0.1) -> Splits:
     """Inputs on a k-dimensional subspace plus noise, ``x = zA + σn``, and ``y = w·tanh(z) + ε``: the setting of a
     supervised autoencoder (Le, Patterson & White 2018), whose helper target is the input itself (``"aux" = x``);
-    the latent ``z`` is returned for probing."""
+    the latent ``z`` and an orthonormal basis of the subspace (``"basis"``, d × k) are returned for probing."""
     gen = torch.Generator().manual_seed(seed)
-    a = _directions(gen, d, k).T * math.sqrt(d / k)
+    basis = _directions(gen, d, k)
     w = torch.randn(k, generator=gen)
 
     def draw(n: int, g: torch.Generator) -> dict[str, Tensor]:
         z = torch.randn(n, k, generator=g)
-        x = z @ a + input_noise * torch.randn(n, d, generator=g)
-        return {"x": x, "y": torch.tanh(z) @ w + noise * torch.randn(n, generator=g), "aux": x, "z": z}
+        x = z @ basis.T * math.sqrt(d / k) + input_noise * torch.randn(n, d, generator=g)
+        return {"x": x, "y": torch.tanh(z) @ w + noise * torch.randn(n, generator=g), "aux": x, "z": z,
+                "basis": basis}
     return _splits(sizes, draw, gen)
 
 
@@ -147,15 +148,18 @@ def admissions(sizes: Mapping[str, int], seed: int, d: int = 12, k: int = 3, n_l
     """An admissions-style risk problem (Caruana, Baluja & Mitchell 1996): a latent severity ``u`` (k factors),
     pre-admission measurements ``x = uB + noise`` (the inputs), lab results ``L = tanh(uC) + noise`` that arrive
     only after admission (``"aux"``: outputs in training, unavailable at prediction time), and death
-    ``y ~ Bernoulli(σ(2·Σ tanh(u) - 1))``."""
+    ``y ~ Bernoulli(σ(2·Σ tanh(u) - 1))``; ``"risk"`` is that probability and ``"basis"`` (d × k) spans the
+    inputs' signal subspace."""
     gen = torch.Generator().manual_seed(seed)
     b = torch.randn(k, d, generator=gen)
     c = torch.randn(k, n_labs, generator=gen)
+    basis, _ = torch.linalg.qr(b.T)  # the inputs' signal subspace, d × k
 
     def draw(n: int, g: torch.Generator) -> dict[str, Tensor]:
         u = torch.randn(n, k, generator=g)
         x = u @ b + input_noise * torch.randn(n, d, generator=g)
         risk = torch.sigmoid(2 * torch.tanh(u).sum(1) - 1)
         return {"x": x, "y": (torch.rand(n, generator=g) < risk).float(),
-                "aux": torch.tanh(u @ c) + lab_noise * torch.randn(n, n_labs, generator=g), "risk": risk}
+                "aux": torch.tanh(u @ c) + lab_noise * torch.randn(n, n_labs, generator=g), "risk": risk,
+                "basis": basis}
     return _splits(sizes, draw, gen)
