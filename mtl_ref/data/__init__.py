@@ -11,3 +11,11 @@ from .tensors import MultiTaskData, train_test_split
 
 __all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "eavesdropping", "multidigits", "multimnist", "read_idx",
            "synthscenes", "nyuv2", "ScaledTanh", "noisy_regression"]
+
+from .auxiliary import (admissions, intermediate_feature, low_rank_inputs, noisy_feature, quantised_target,
+                        rare_feature, related_tasks, symmetric_target)
+from .domains import nuisance_attribute, rotate, rotated_moons, two_moons
+
+__all__ += ["related_tasks", "symmetric_target", "intermediate_feature", "rare_feature", "quantised_target",
+            "noisy_feature", "low_rank_inputs", "admissions", "two_moons", "rotate", "rotated_moons",
+            "nuisance_attribute"]
