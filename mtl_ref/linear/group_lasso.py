@@ -9,7 +9,8 @@ the objective of scikit-learn's ``MultiTaskLasso``. The penalty is a Lasso on th
 used by every task or by none. Replacing the row norms by absolute values, :math:`\\alpha\\sum_{j,t}|W_{jt}|`,
 gives ``T`` independent Lassos (:func:`lasso_per_task`).
 
-Both are solved by accelerated proximal gradient (FISTA, Beck & Teboulle 2009) with step ``1/L``,
+Both are solved by accelerated proximal gradient (FISTA, Beck & Teboulle 2009, with the adaptive restart of
+O'Donoghue & Candès 2015) with step ``1/L``,
 ``L = σ_max(X)²/n``; the proximal step of the ℓ2,1 norm shrinks each row's norm by ``α/L``
 (:func:`prox_l21`), that of the ℓ1 norm each entry.
 """
@@ -50,6 +51,8 @@ def _fista(X: np.ndarray, Y: np.ndarray, alpha: float, prox: Callable[[np.ndarra
     Z, t = W.copy(), 1.0
     for _ in range(max_iter):
         W_new = prox(Z - (XtX @ Z - XtY) / L, alpha / L)
+        if np.vdot(Z - W_new, W_new - W) > 0:   # momentum points uphill: restart it
+            t = 1.0
         t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
         Z = W_new + (t - 1) / t_new * (W_new - W)
         change = np.abs(W_new - W).max()
