@@ -53,3 +53,12 @@ def test_errors() -> None:
         MultiTaskTree().predict(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="min_samples_leaf"):
         MultiTaskTree(min_samples_leaf=0).fit(np.zeros((3, 2)), np.zeros(3))
+
+
+def test_cutting_the_tree_equals_growing_it_to_that_depth() -> None:
+    X, Y, X_new = _data(5)
+    deep = MultiTaskTree(max_depth=6).fit(X, Y)
+    assert deep.depth_[0] == 0 and max(deep.depth_) == 6
+    for d in (0, 1, 3, 6):
+        shallow = MultiTaskTree(max_depth=d).fit(X, Y)
+        assert np.array_equal(deep.predict(X_new, depth=d), shallow.predict(X_new))

@@ -34,7 +34,10 @@ class MultiTaskTree:
 
     After :meth:`fit`, node ``i`` splits on ``feature_[i]`` at ``threshold_[i]`` (``x ≤ threshold`` goes to
     ``left_[i]``), or is a leaf (``feature_[i] == -1``); ``value_[i]`` holds the node's mean of every task and
-    ``impurity_[i]`` its MSE averaged over the tasks.
+    ``impurity_[i]`` its MSE averaged over the tasks, ``depth_[i]`` its depth (the root's is 0).
+
+    Growth is greedy and top-down, so the tree of depth ``d`` is this tree cut at depth ``d``: :meth:`predict` with
+    ``depth=d`` gives its predictions without refitting (a whole depth grid from one fit).
     """
 
     max_depth: int | None = None
@@ -45,6 +48,7 @@ class MultiTaskTree:
     right_: list[int] = field(default_factory=list, init=False)
     value_: list[np.ndarray] = field(default_factory=list, init=False)
     impurity_: list[float] = field(default_factory=list, init=False)
+    depth_: list[int] = field(default_factory=list, init=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> "MultiTaskTree":
         """Grow the tree on inputs ``X`` (``n × p``) and targets ``Y`` (``n × T``, or ``n`` for one task)."""
@@ -55,7 +59,7 @@ class MultiTaskTree:
             raise ValueError(f"X must be (n, p) and Y (n, T) with the same n, got {X.shape} and {Y.shape}")
         if self.min_samples_leaf < 1:
             raise ValueError(f"min_samples_leaf must be at least 1, got {self.min_samples_leaf}")
-        for name in ("feature_", "threshold_", "left_", "right_", "value_", "impurity_"):
+        for name in ("feature_", "threshold_", "left_", "right_", "value_", "impurity_", "depth_"):
             setattr(self, name, [])
         self._grow(X, Y, np.arange(len(X)), 0)
         return self
@@ -70,6 +74,7 @@ class MultiTaskTree:
         self.right_.append(LEAF)
         self.value_.append(y.mean(axis=0))
         self.impurity_.append(impurity)
+        self.depth_.append(depth)
         deep_enough = self.max_depth is not None and depth >= self.max_depth
         if deep_enough or len(rows) < max(2, 2 * self.min_samples_leaf) or impurity <= np.finfo(float).eps:
             return node
@@ -83,25 +88,29 @@ class MultiTaskTree:
         self.right_[node] = self._grow(X, Y, rows[~goes_left], depth + 1)
         return node
 
-    def apply(self, X: np.ndarray) -> np.ndarray:
-        """The leaf each row of ``X`` falls into (all rows descend together, one level per step)."""
+    def apply(self, X: np.ndarray, depth: int | None = None) -> np.ndarray:
+        """The leaf each row of ``X`` falls into (all rows descend together, one level per step); with ``depth``,
+        the node where it stops at that depth."""
         if not self.feature_:
             raise RuntimeError("fit the tree first")
         X = np.asarray(X, dtype=float)
         feature, threshold = np.array(self.feature_), np.array(self.threshold_)
         left, right = np.array(self.left_), np.array(self.right_)
+        stop = np.inf if depth is None else depth
         node = np.zeros(len(X), dtype=int)
-        inner = feature[node] != LEAF
-        while inner.any():
+        for level in range(len(feature)):
+            inner = feature[node] != LEAF
+            if level >= stop or not inner.any():
+                break
             f = feature[node[inner]]
             go_left = X[np.flatnonzero(inner), f] <= threshold[node[inner]]
             node[inner] = np.where(go_left, left[node[inner]], right[node[inner]])
-            inner = feature[node] != LEAF
         return node
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Every task's prediction, ``n × T``: the training mean of the leaf each row falls into."""
-        leaves = self.apply(X)
+    def predict(self, X: np.ndarray, depth: int | None = None) -> np.ndarray:
+        """Every task's prediction, ``n × T``: the training mean of the leaf each row falls into (of the tree cut
+        at ``depth``, if given)."""
+        leaves = self.apply(X, depth)
         return np.stack(self.value_)[leaves]
 
 
