@@ -30,11 +30,18 @@ def trace_norm_objective(X: np.ndarray, Y: np.ndarray, W: np.ndarray, gamma: flo
 
 def optimal_d(W: np.ndarray, eps: float = 0.0) -> np.ndarray:
     """The paper's D-step (Eq. 3.7 with its ε-perturbation): ``(WWᵀ + εI)^{1/2} / tr(WWᵀ + εI)^{1/2}``."""
+    return _d_and_inverse(W, eps)[0]
+
+
+def _d_and_inverse(W: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`optimal_d` and its inverse from one eigendecomposition (the inverse needs ``eps > 0`` or full rank)."""
     vals, vecs = np.linalg.eigh(W @ W.T + eps * np.eye(W.shape[0]))
     root = np.sqrt(np.clip(vals, 0.0, None))
     if root.sum() <= 0:
         raise ValueError("W is zero and eps is 0: D is undefined; use eps > 0")
-    return (vecs * (root / root.sum())) @ vecs.T
+    with np.errstate(divide="ignore"):
+        inverse = (vecs * (root.sum() / root)) @ vecs.T
+    return (vecs * (root / root.sum())) @ vecs.T, inverse
 
 
 def feature_learning(X: np.ndarray, Y: np.ndarray, gamma: float, eps: float = 1e-8, max_iter: int = 2000,
@@ -58,13 +65,13 @@ def feature_learning(X: np.ndarray, Y: np.ndarray, gamma: float, eps: float = 1e
         raise ValueError(f"gamma and eps must be positive, got gamma = {gamma}, eps = {eps}")
     gram = np.einsum("tni,tnj->tij", X, X)
     rhs = np.einsum("tni,tn->ti", X, Y)[..., None]
-    D = np.eye(d) / d
+    D, D_inv = np.eye(d) / d, d * np.eye(d)
     stages = 10.0 ** -np.arange(0, int(np.ceil(-np.log10(eps))) + 1)
     for stage_eps in np.maximum(stages, eps):
         previous = np.inf
         for _ in range(max_iter):
-            W = np.linalg.solve(gram + gamma * np.linalg.inv(D), rhs)[..., 0].T
-            D = optimal_d(W, float(stage_eps))
+            W = np.linalg.solve(gram + gamma * D_inv, rhs)[..., 0].T
+            D, D_inv = _d_and_inverse(W, float(stage_eps))
             value = trace_norm_objective(X, Y, W, gamma)
             if previous - value <= tol * abs(value):
                 break
