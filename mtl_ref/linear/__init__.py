@@ -5,7 +5,8 @@ directions (:mod:`.feature_learning`), a common mean (:mod:`.mean_regularized`) 
 (:mod:`.clustered`); :mod:`.coupled_ridge` solves the quadratic couplings they reduce to.
 """
 
-from .clustered import clustered_mtl, clustered_objective, clustered_penalty, constraint_set, optimal_sigma, task_clusters
+from .clustered import (clustered_mtl, clustered_objective, clustered_penalty, constraint_set, optimal_sigma,
+                        task_clusters)
 from .coupled_ridge import check_tasks, coupled_ridge, ridge_per_task, task_mse
 from .feature_learning import feature_learning, optimal_d, trace_norm_objective
 from .group_lasso import (alpha_max, lasso_per_task, multi_task_lasso, prox_l1, prox_l21, regularization_path,

@@ -9,7 +9,8 @@ the projection onto the cluster indicators. Relaxing the unknown partition gives
 
 .. math:: \\Omega(W) = \\varepsilon_M \\operatorname{tr}(WUW^\\top)
           + \\min_{\\Sigma \\in \\mathcal{S}} \\operatorname{tr}(W\\Pi\\,\\Sigma^{-1}\\Pi W^\\top),
-          \\qquad \\mathcal{S} = \\{\\alpha I \\preceq \\Sigma \\preceq \\beta I,\\ \\operatorname{tr}\\Sigma = \\gamma\\},
+          \\qquad \\mathcal{S} = \\{\\alpha I \\preceq \\Sigma \\preceq \\beta I,\\
+          \\operatorname{tr}\\Sigma = \\gamma\\},
 
 with :math:`\\Pi = I - U`, :math:`\\alpha = 1/\\varepsilon_W`, :math:`\\beta = 1/\\varepsilon_B` and
 :math:`\\gamma = (T - r + 1)/\\varepsilon_W + (r - 1)/\\varepsilon_B`. :math:`\\Sigma` is a learned task
