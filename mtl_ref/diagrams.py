@@ -461,8 +461,8 @@ def draw(model: nn.Module, title: str | None = None) -> Figure:
 
 
 def draw_cross_stitch_unit(unit: CrossStitchUnit, task_names: Sequence[str]) -> Figure:
-    """One cross-stitch unit: the K activations in, the K mixtures out, one line per α_kl (width ∝ |α_kl|, in the
-    colour of the task that receives the mixture), and the matrix α itself (row k: what task k reads)."""
+    """One cross-stitch unit: the K activations in, the K mixtures out, one line per α_kl (its width grows with
+    α_kl, in the colour of the task that receives the mixture), and the matrix α itself (row k: what task k reads)."""
     alpha = unit.alpha.detach().cpu()
     k = alpha.shape[0]
     if len(task_names) != k:
