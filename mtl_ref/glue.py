@@ -3,7 +3,8 @@
 In the rendered book, ``glue("gain", 0.31)`` lets the prose write ``{glue:text}`gain:.0%``` and show the value
 the chapter computed on this build (MyST-NB's glue). Where MyST-NB is not installed (Colab) the roles in the text
 do not render, so every glued value is also remembered here, and :func:`glued_numbers` lists them at the end of a
-chapter: a Colab reader sees, labelled, every number the text quotes.
+chapter: a Colab reader sees, labelled, every number the text quotes. A glued figure is shown where it is
+glued, since no directive will place it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def glue(name: str, value: T) -> T:
     _GLUED[name] = shown
     try:
         from myst_nb import glue as myst_glue
-    except ImportError:
+    except ImportError:  # Colab: no book to place a glued figure in, so show it here
+        if hasattr(value, "savefig"):
+            from IPython.display import display
+
+            display(value)
         return value
     myst_glue(name, shown, display=False)
     return value

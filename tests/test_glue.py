@@ -29,3 +29,21 @@ def test_arrays_are_not_turned_into_scalars(monkeypatch) -> None:
     values = np.arange(3)
     assert glue("values", values) is values
     assert glued_numbers().loc["values", "value"] == "<ndarray>"
+
+
+def test_without_myst_nb_a_glued_figure_is_shown_where_it_is_glued(monkeypatch) -> None:
+    import sys
+
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(glue_module, "_GLUED", {})
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import fails, as on Colab
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = plt.figure()
+    assert glue("fig-x", fig) is fig
+    assert glue("n", 3) == 3
+    assert shown == [fig]
+    plt.close(fig)
