@@ -18,7 +18,7 @@ def setup(dtype=torch.float64):
     train, val = (MultiTaskData(d.x.to(dtype), {n: d.y[n].to(dtype) for n in NAMES}) for d in (train, val))
     torch.manual_seed(0)
     model = HardSharing(mlp([6, 8, 3], activation=torch.nn.Tanh, last_activation=True),
-                        {n: mlp([3, 1]) for n in NAMES}).to(dtype)
+                        {n: mlp([3, 1 if n == "main" else 2]) for n in NAMES}).to(dtype)
     return model, [Task.regression(n) for n in NAMES], train, val
 
 

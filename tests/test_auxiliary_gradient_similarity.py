@@ -56,7 +56,7 @@ def model_and_data(names):
     data = problem.sample(64, seed=1)
     data = MultiTaskData(data.x, {n: data.y[n] for n in names})
     torch.manual_seed(0)
-    model = HardSharing(mlp([8, 12, 4], last_activation=True), {n: mlp([4, 1]) for n in names})
+    model = HardSharing(mlp([8, 12, 4], last_activation=True), {n: mlp([4, 1 if n == "main" else 2]) for n in names})
     return model, [Task.regression(n) for n in names], data
 
 

@@ -10,7 +10,8 @@ def test_shapes_names_and_determinism():
     problem = HelperTasks(dim=10, features=3, relatedness=(0.5, 0.25))
     assert problem.task_names == ["main", "good", "noise", "conflict", "related_50", "related_25"]
     data = problem.sample(50, seed=4)
-    assert data.x.shape == (50, 10) and all(data.y[n].shape == (50, 1) for n in problem.task_names)
+    assert data.x.shape == (50, 10) and data.y["main"].shape == (50, 1)
+    assert all(data.y[n].shape == (50, 3) for n in problem.helper_names)
     again = problem.sample(50, seed=4)
     assert all(torch.equal(data.y[n], again.y[n]) for n in problem.task_names)
     assert not torch.equal(problem.sample(50, seed=5).x, data.x)
@@ -27,9 +28,13 @@ def test_helpers_relate_to_the_main_task_as_designed():
     data = problem.sample(20000, seed=0)
     x = data.x
     u, v = problem.directions()
-    a, b, c, r1, r0 = problem.readouts()
+    a, (b, c, r1, r0) = problem.readouts()
     torch.testing.assert_close(data.y["main"][:, 0], torch.tanh(x @ u.T) @ a)
-    torch.testing.assert_close(data.y["conflict"][:, 0], problem.conflict_scale * torch.tanh(x @ v.T) @ c)
+    torch.testing.assert_close(data.y["conflict"], problem.conflict_scale * torch.tanh(x @ v.T) @ c.T)
+    # ρ = 1 reads the main task's features, ρ = 0 only the foreign ones (up to the 0.1 label noise).
+    assert float((data.y["related_100"] - torch.tanh(x @ u.T) @ r1.T).std()) == pytest.approx(0.1, rel=0.05)
+    assert float((data.y["related_0"] - torch.tanh(x @ v.T) @ r0.T).std()) == pytest.approx(0.1, rel=0.05)
+    torch.testing.assert_close(a.norm(), torch.tensor(2.0))
     assert abs(float(torch.corrcoef(torch.stack([data.y["main"][:, 0], data.y["noise"][:, 0]]))[0, 1])) < 0.03
     assert float(data.y["noise"].std()) == pytest.approx(problem.noise_scale, rel=0.05)
 

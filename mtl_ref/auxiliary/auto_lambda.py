@@ -1,6 +1,6 @@
 """Auto-Lambda: learn the task weights by a one-step look-ahead on the main task's validation loss.
 
-Liu, Liang, Davison, Johns, "Auto-Lambda: Disentangling Dynamic Task Relationships", TMLR 2022, arXiv:2202.03091,
+Liu, James, Davison, Johns, "Auto-Lambda: Disentangling Dynamic Task Relationships", TMLR 2022, arXiv:2202.03091,
 Section 3. The task weights ``λ`` solve the bilevel problem
 
     min_λ  L_main^val(θ*(λ)),   θ*(λ) = argmin_θ Σ_i λ_i L_i^train(θ),

@@ -61,7 +61,8 @@ class GradientSimilarity(Weighting):
         rule: ``"unweighted"`` (keep or drop each helper's gradient) or ``"weighted"`` (scale it by the cosine).
         weights: the helpers' static weights ``λ_k`` (one per helper, in task order; default 1).
 
-    The per-task gradients come from one batched backward pass (:func:`~mtl_ref.weighting.jacobian.jacobian`).
+    The per-task gradients come from one batched backward pass (:func:`~mtl_ref.weighting.jacobian.jacobian`), or
+    from two ordinary ones when there are only two tasks.
     The logged task weights are ``1`` for the main task and ``s_k λ_k`` for each helper.
     """
 
@@ -89,7 +90,10 @@ class GradientSimilarity(Weighting):
     def backward(self, losses: Tensor, model: nn.Module, loss_scale: Tensor | None = None) -> None:
         shared, heads = split_parameters(model)
         scaled = losses if loss_scale is None else losses * loss_scale
-        rows = self._jacobian(scaled, [*shared, *heads])
+        params = [*shared, *heads]
+        # With two tasks, two ordinary backward passes are cheaper than one batched pass on small networks.
+        rows = (self._jacobian(scaled, params) if len(self.tasks) > 2
+                else jacobian(scaled, params, batched=False, allow_unused=True))
         flat = torch.cat([g.flatten(1) for g in rows[:len(shared)] if g is not None], dim=1)
         helpers = [i for i in range(len(self.tasks)) if i != self.main]
         with torch.no_grad():
