@@ -38,7 +38,8 @@ def test_finite_differences_match_the_exact_hypergradient():
 
     losses = task_losses(tasks, model(train.x), train.y)
     per_task = [torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True) for loss in losses]
-    rows = [torch.stack([torch.zeros_like(p) if g[k] is None else g[k] for g in per_task]) for k, p in enumerate(params)]
+    rows = [torch.stack([torch.zeros_like(p) if g[k] is None else g[k] for g in per_task])
+            for k, p in enumerate(params)]
     before = [p.detach().clone() for p in params]
     fd = look_ahead_hypergradient(
         params, rows, weights, alpha,

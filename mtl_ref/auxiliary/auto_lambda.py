@@ -102,7 +102,8 @@ class AutoLambda(Weighting):
             raise ValueError(f"need meta_lr > 0, virtual_lr > 0, init >= 0 and batch_size >= 1, got {meta_lr}, "
                              f"{virtual_lr}, {init}, {batch_size}")
         self.main, self.val = names.index(main), val
-        self.meta_lr, self.virtual_lr, self.init, self.batch_size, self.seed = meta_lr, virtual_lr, init, batch_size, seed
+        self.meta_lr, self.virtual_lr, self.init = meta_lr, virtual_lr, init
+        self.batch_size, self.seed = batch_size, seed
         self.register_buffer("lambdas", torch.full((len(names),), float(init)), persistent=False)
         self._train_losses: Callable[[], Tensor] | None = None
         self.reset()

@@ -1,16 +1,17 @@
 """Gradient-similarity weighting of auxiliary tasks: use a helper's gradient only while it points the main task's way.
 
 Du, Czarnecki, Jayakumar, Farajtabar, Pascanu, Lakshminarayanan, "Adapting Auxiliary Losses Using Gradient
-Similarity", arXiv:1812.02224, Algorithm 1 (unweighted) and Algorithm 2 (weighted). With ``g_main`` and ``g_k`` the
+Similarity", arXiv:1812.02224: the unweighted and the weighted rule. With ``g_main`` and ``g_k`` the
 gradients of the main loss and of helper ``k`` with respect to the shared parameters, and ``λ_k`` the helper's
 static weight, the shared parameters move along
 
-    g_main + Σ_k s_k λ_k g_k,   s_k = 1[cos(g_main, g_k) > 0] (unweighted)  or  s_k = max(0, cos(g_main, g_k)) (weighted).
+    g_main + Σ_k s_k λ_k g_k,   with   s_k = 1[cos(g_main, g_k) > 0]   (unweighted)
+                                 or   s_k = max(0, cos(g_main, g_k))  (weighted).
 
 Since ``s_k λ_k g_k · g_main ≥ 0``, the update's inner product with ``g_main`` is at least ``‖g_main‖²``: each step
 is a descent direction of the main loss, and where ``g_main = 0`` the step is zero, because the cosine is then
 defined as 0 and the helper is switched off. The helper can speed the main task up but cannot move its fixed
-points (the paper's Proposition 1). Task-specific parameters get their own task's gradient (times ``λ_k``).
+points (the paper's convergence result). Task-specific parameters get their own task's gradient (times ``λ_k``).
 """
 
 from __future__ import annotations
