@@ -254,6 +254,7 @@ def fit(
             losses = task_losses(tasks, out, y, check=step == 0)
             optimizer.zero_grad(set_to_none=True)
             loss_scale = scaler.scale(torch.ones((), device=device)) if scaler else None
+            method.before_backward(lambda x=x, y=y: _losses_without_grad(model, tasks, x, y, device, amp))
             method.backward(losses, model, loss_scale)
             penalty = model.regularization() if isinstance(model, MultiTaskModel) else None
             if penalty is not None:

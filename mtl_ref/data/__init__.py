@@ -19,3 +19,6 @@ from .domains import nuisance_attribute, rotate, rotated_moons, two_moons
 __all__ += ["related_tasks", "symmetric_target", "intermediate_feature", "rare_feature", "quantised_target",
             "noisy_feature", "low_rank_inputs", "admissions", "two_moons", "rotate", "rotated_moons",
             "nuisance_attribute"]
+from .helpers import HelperTasks  # noqa: E402
+
+__all__ += ["HelperTasks"]

@@ -34,6 +34,10 @@ class Weighting(nn.Module, metaclass=ABCMeta):
     def backward(self, losses: Tensor, model: nn.Module, loss_scale: Tensor | None = None) -> None:
         """Accumulate gradients for this step into ``.grad``. ``loss_scale`` multiplies the gradients (AMP)."""
 
+    def before_backward(self, batch_losses: Callable[[], Tensor]) -> None:
+        """Called before :meth:`backward` with a function that recomputes the batch's losses, without a graph, at
+        the model's parameters as they are when it is called (Auto-Lambda's finite differences)."""
+
     def after_step(self, losses_after: Callable[[], Tensor]) -> None:
         """Called after the optimizer step with a function that recomputes the batch's losses (FAMO)."""
 
