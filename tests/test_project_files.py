@@ -75,3 +75,12 @@ def test_each_chapter_says_what_it_costs_and_only_gpu_chapters_ask_for_one() -> 
         needs_gpu = "only makes sense on a GPU" in headers[0]
         assert (nb["metadata"].get("accelerator") == "GPU") == needs_gpu, \
             f"{path.name}: Colab's GPU metadata must match what the chapter says about needing a GPU"
+
+
+def test_each_chapter_lists_the_numbers_its_text_quotes_for_colab_readers() -> None:
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        listing = [c for c in cells if "glued_numbers()" in "".join(c["source"])]
+        assert len(listing) == 1 and listing[0] is cells[-2], \
+            f"{path.name}: the cell before the claims lists the glued numbers (glued_numbers())"
+        assert "remove-cell" in listing[0]["metadata"].get("tags", []), f"{path.name}: that cell is hidden in the book"
