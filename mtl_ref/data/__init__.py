@@ -11,3 +11,7 @@ from .tensors import MultiTaskData, train_test_split
 
 __all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "eavesdropping", "multidigits", "multimnist", "read_idx",
            "synthscenes", "nyuv2", "ScaledTanh", "noisy_regression"]
+
+from .task_clusters import TaskClusters  # noqa: E402
+
+__all__ += ["TaskClusters"]
