@@ -17,7 +17,8 @@ relative validation loss over *its own* tasks (each task's loss divided by its v
 With ``affinity_every = k``, every k steps the networks also record TAG's lookahead affinity
 (:func:`~mtl_ref.relations.lookahead.lookahead_affinity`) and the gradient cosine
 (:func:`~mtl_ref.relations.gradient_cosine.gradient_cosine`) of their tasks on the trunk, on that step's batch,
-averaged over training (Fifty et al. 2021, arXiv:2109.04617, Section 3).
+averaged over training (Fifty et al. 2021, arXiv:2109.04617, Section 3): over the records up to the step whose
+weights the network keeps, so that the steps after early stopping, which fit noise, do not count.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def evaluate(params: Mapping[str, Tensor], rows: Rows, instance: Tensor, groups:
 @dataclass(frozen=True)
 class Trained:
     """What :func:`fit_groups` returns: the kept weights, the step each network kept, and (with
-    ``affinity_every``) the training-averaged affinities ``(M, K, K)`` between the slots of each group, or None."""
+    ``affinity_every``) the affinities ``(M, K, K)`` between the slots of each group averaged over the records up
+    to the kept step, or None."""
 
     params: dict[str, Tensor]
     best_step: Tensor
@@ -175,24 +177,22 @@ def fit_groups(params: Mapping[str, Tensor], groups: Tensor, instance: Tensor, t
     moments = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in params.items()}
     gen = torch.Generator(device=device).manual_seed(seed)
 
-    def score(current: Mapping[str, Tensor]) -> Tensor:
-        mse = evaluate(current, val, instance, groups).gather(1, groups.clamp(min=0))
-        return (mse / initial * weight).sum(1)
+    def slot_mse(current: Mapping[str, Tensor]) -> Tensor:  # (M, K), 1 in the padding slots
+        return evaluate(current, val, instance, groups).gather(1, groups.clamp(min=0)).where(groups >= 0, 1.0)
 
-    initial = evaluate(params, val, instance, groups).gather(1, groups.clamp(min=0))
+    def score(current: Mapping[str, Tensor]) -> Tensor:
+        return (slot_mse(current) / initial * weight).sum(1)
+
+    initial = slot_mse(params)
     kept = {k: v.detach().clone() for k, v in params.items()}
     best_score, best_step = score(kept), torch.zeros(count, dtype=torch.long)
-    affinity_sum = cosine_sum = None
-    recorded = 0
+    recorded: list[tuple[int, Tensor, Tensor]] = []
     for step in range(1, steps + 1):
         idx = (torch.rand(*groups.shape, batch_size, generator=gen, device=device)
                * train.n[instance, None, None]).long()
         x, y = _rows(train, instance, groups, idx)
         if affinity_every and step % affinity_every == 0:
-            z, c = _affinities(params, x, y, groups, affinity_lr or lr)
-            affinity_sum = z if affinity_sum is None else affinity_sum + z
-            cosine_sum = c if cosine_sum is None else cosine_sum + c
-            recorded += 1
+            recorded.append((step, *_affinities(params, x, y, groups, affinity_lr or lr)))
         loss = (task_mse(params, x, y, groups) * valid).sum()
         grads = torch.autograd.grad(loss, list(params.values()))
         with torch.no_grad():
@@ -208,9 +208,14 @@ def fit_groups(params: Mapping[str, Tensor], groups: Tensor, instance: Tensor, t
             kept = {k: torch.where(better.view(-1, *[1] * (v.dim() - 1)), v, kept[k]) for k, v in current.items()}
             best_score = torch.where(better, s, best_score)
             best_step = torch.where(better.cpu(), torch.tensor(step), best_step)
-    return Trained(kept, best_step,
-                   None if affinity_sum is None else affinity_sum / recorded,
-                   None if cosine_sum is None else cosine_sum / recorded)
+    if not recorded:
+        return Trained(kept, best_step, None, None)
+    # Average each network's records over the training that led to its kept weights (at least the first record).
+    steps_at = torch.tensor([r[0] for r in recorded])
+    use = ((steps_at[:, None] <= best_step[None, :]) | (steps_at[:, None] == steps_at[0])).float()  # (R, M)
+    use = (use / use.sum(0, keepdim=True)).to(device)[..., None, None]
+    return Trained(kept, best_step, (torch.stack([r[1] for r in recorded]) * use).sum(0),
+                   (torch.stack([r[2] for r in recorded]) * use).sum(0))
 
 
 def _affinities(params: Mapping[str, Tensor], x: Tensor, y: Tensor, groups: Tensor,
