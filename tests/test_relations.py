@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtl_ref.data import TaskClusters
-from mtl_ref.relations import (Rows, beam_grouping, choose_groups, evaluate, exhaustive_grouping, fit_groups,
-                               gradient_cosine, group_tensor, group_values, grouping_score, init_nets,
+from mtl_ref.relations import (Rows, beam_grouping, choose_groups, cosine_matrix, evaluate, exhaustive_grouping,
+                               fit_groups, gradient_cosine, group_tensor, group_values, grouping_score, init_nets,
                                lookahead_affinity, pair_gains, predict, random_grouping, subsets, task_gradients,
                                task_mse)
 
@@ -101,6 +101,19 @@ def test_gradient_cosine_of_known_gradients():
     s = 2 ** -0.5
     expected = torch.tensor([[1, s, -1, 0], [s, 1, -s, 0], [-1, -s, 1, 0], [0, 0, 0, 0]], dtype=torch.float32)
     torch.testing.assert_close(c, expected)
+
+
+def test_precomputed_gradients_give_the_same_affinity_and_cosine():
+    trunk, heads, x, y = mlp_problem(seed=3)
+    shared = {k: v.detach() for k, v in trunk.named_parameters()}
+
+    def losses(p):
+        return (heads(torch.func.functional_call(trunk, p, (x,))) - y).square().mean(0)
+
+    gradients = task_gradients(losses, shared)
+    torch.testing.assert_close(lookahead_affinity(losses, shared, 0.1, gradients),
+                               lookahead_affinity(losses, shared, 0.1))
+    torch.testing.assert_close(cosine_matrix(gradients[1]), gradient_cosine(losses, shared))
 
 
 def test_task_gradients_are_the_per_task_gradients():

@@ -40,7 +40,12 @@ def gradient_cosine(task_losses: TaskLosses, shared: Mapping[str, Tensor], batch
     ``batch_dims`` is the number of leading model dimensions of every shared parameter (0 for one model). A task
     whose gradient is zero has cosine 0 with every task.
     """
-    _, grads = task_gradients(task_losses, shared)
+    return cosine_matrix(task_gradients(task_losses, shared)[1], batch_dims)
+
+
+def cosine_matrix(grads: Mapping[str, Tensor], batch_dims: int = 0) -> Tensor:
+    """The ``(*batch, T, T)`` cosines of per-task gradients ``{name: (T, *batch, *shape)}`` (as
+    :func:`task_gradients` returns them)."""
     flat = torch.cat([g.flatten(start_dim=1 + batch_dims) for g in grads.values()], dim=-1)  # (T, *batch, P)
     flat = torch.nn.functional.normalize(flat.movedim(0, -2), dim=-1)  # (*batch, T, P)
     return flat @ flat.transpose(-1, -2)

@@ -6,8 +6,9 @@ stack (the idea of :mod:`mtl_ref.stacked_mlp`): every parameter has a leading mo
 networks is one ``torch.baddbmm``. Every network has a trunk (``depth`` ReLU layers of ``width`` units) and one
 linear head per task of the problem. Network m trains on the tasks ``groups[m]`` (a row of K task indices, padded
 with -1 for a group of fewer than K tasks), and its loss is the sum of the mean squared errors of those tasks, each
-on a batch of the task's own inputs; only these K tasks are computed, so pairs cost pairs, not all T tasks. Adam works element by element (Kingma & Ba 2015, Algorithm 1), so
-one Adam over the stacked tensors is M independent Adams.
+on a batch of the task's own inputs; only these K tasks are computed, so pairs cost pairs, not all T tasks. Adam
+works element by element (Kingma & Ba 2015, Algorithm 1), so one Adam over the stacked tensors is M independent
+Adams.
 
 Every step draws a batch with replacement from the training rows of the network's problem instance; every
 ``eval_every`` steps the validation errors are taken and each network keeps the weights with the lowest mean
@@ -31,7 +32,7 @@ import torch
 from torch import Tensor
 
 from ..data.tensors import MultiTaskData
-from .gradient_cosine import gradient_cosine
+from .gradient_cosine import cosine_matrix, task_gradients
 from .lookahead import lookahead_affinity
 
 
@@ -229,4 +230,5 @@ def _affinities(params: Mapping[str, Tensor], x: Tensor, y: Tensor, groups: Tens
     def losses(trunk: dict[str, Tensor]) -> Tensor:
         return task_mse({**trunk, **heads}, x, y, groups)
 
-    return lookahead_affinity(losses, shared, lr), gradient_cosine(losses, shared, batch_dims=1)
+    gradients = task_gradients(losses, shared)  # one batched backward pass serves both
+    return lookahead_affinity(losses, shared, lr, gradients), cosine_matrix(gradients[1], batch_dims=1)

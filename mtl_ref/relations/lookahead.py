@@ -28,16 +28,19 @@ from torch.func import vmap
 from .gradient_cosine import TaskLosses, task_gradients
 
 
-def lookahead_affinity(task_losses: TaskLosses, shared: Mapping[str, Tensor], lr: float) -> Tensor:
+def lookahead_affinity(task_losses: TaskLosses, shared: Mapping[str, Tensor], lr: float,
+                       gradients: tuple[Tensor, Mapping[str, Tensor]] | None = None) -> Tensor:
     """Z_{i→j} of Eq. 2 for every ordered pair: ``(*batch, T, T)``, row i = the task that steps, column j = the
     task whose loss is read.
 
     ``task_losses(shared) -> (*batch, T)`` evaluates the task losses on a fixed batch with fixed heads; the
-    ``*batch`` leading dimensions are independent stacked models.
+    ``*batch`` leading dimensions are independent stacked models. ``gradients`` may pass the losses and per-task
+    gradients at ``shared`` already computed by
+    :func:`~mtl_ref.relations.gradient_cosine.task_gradients` (to share them with the gradient cosine).
     """
     if lr <= 0:
         raise ValueError(f"the lookahead learning rate must be positive, got {lr}")
-    losses, grads = task_gradients(task_losses, shared)
+    losses, grads = task_gradients(task_losses, shared) if gradients is None else gradients
     ahead = {name: value - lr * grads[name] for name, value in shared.items()}  # (T, *shape): one set per task
     after = vmap(task_losses)(ahead)  # (T_i, *batch, T_j)
     return 1 - after.movedim(0, -2) / losses.unsqueeze(-2)
