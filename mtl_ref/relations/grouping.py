@@ -41,9 +41,13 @@ def subsets(num_tasks: int, max_size: int | None = None) -> np.ndarray:
     if num_tasks < 1:
         raise ValueError(f"num_tasks must be at least 1, got {num_tasks}")
     top = num_tasks if max_size is None else min(max_size, num_tasks)
-    rows = [np.isin(np.arange(num_tasks), c) for k in range(1, top + 1)
-            for c in itertools.combinations(range(num_tasks), k)]
-    return np.array(rows, dtype=bool)
+    blocks = []
+    for k in range(1, top + 1):
+        members = np.array(list(itertools.combinations(range(num_tasks), k)))  # (C(T, k), k)
+        block = np.zeros((len(members), num_tasks), dtype=bool)
+        block[np.arange(len(members))[:, None], members] = True
+        blocks.append(block)
+    return np.concatenate(blocks)
 
 
 def grouping_score(values: np.ndarray, chosen: tuple[int, ...] | list[int]) -> float:
@@ -107,7 +111,8 @@ def beam_grouping(values: np.ndarray, candidates: np.ndarray, budget: int, width
         for chosen, current in beam:
             merged = np.maximum(current[None, :], filled)  # (S, T)
             scores = np.where(np.isfinite(merged), merged, floor[None, :]).sum(1)
-            for s in np.argsort(-scores, kind="stable")[:width]:
+            top = np.argpartition(-scores, width - 1)[:width] if width < len(scores) else np.arange(len(scores))
+            for s in top[np.argsort(-scores[top], kind="stable")]:
                 key = tuple(sorted(set(chosen) | {int(s)}))
                 if key not in proposals:
                     proposals[key] = (float(scores[s]), merged[s])
