@@ -22,3 +22,6 @@ __all__ += ["related_tasks", "symmetric_target", "intermediate_feature", "rare_f
 from .helpers import HelperTasks  # noqa: E402
 
 __all__ += ["HelperTasks"]
+from .task_clusters import TaskClusters  # noqa: E402
+
+__all__ += ["TaskClusters"]
