@@ -11,3 +11,7 @@ from .tensors import MultiTaskData, train_test_split
 
 __all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "eavesdropping", "multidigits", "multimnist", "read_idx",
            "synthscenes", "nyuv2", "ScaledTanh", "noisy_regression"]
+from .census import census_income, read_census_file
+from .recsys import RecsysLog
+
+__all__ += ["census_income", "read_census_file", "RecsysLog"]
