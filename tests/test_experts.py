@@ -117,6 +117,7 @@ def test_cgc_task_output_mixes_only_its_own_and_shared_experts():
 
 
 def test_ple_shared_gate_feeds_the_next_levels_shared_experts():
+    torch.manual_seed(0)
     model = PLE(6, ["a", "b"], levels=2, task_experts=1, shared_experts=2, expert=[4], tower=[3])
     first, second = model.levels
     assert first.shared_gate is not None and second.shared_gate is None
@@ -139,6 +140,7 @@ def test_ple_shared_gate_feeds_the_next_levels_shared_experts():
     with torch.no_grad():
         first.shared_gate.weight.add_(torch.randn_like(first.shared_gate.weight))
     after = model(x)
+    # Only through the second level's shared experts can the shared gate reach the outputs.
     assert all(not torch.allclose(before[t], after[t]) for t in ["a", "b"])
 
 
