@@ -52,7 +52,7 @@ class LoopedExperts(nn.Module):
 def step(model: MMoE, experts: nn.Module, x: Tensor, y: Tensor) -> None:
     e = experts(x)
     mixed = torch.einsum("bkn,bnh->bkh", model.gate_weights(x), e)
-    loss = (model.towers(mixed)[..., 0] - y).pow(2).sum()
+    loss = (model.towers(mixed, each=True)[..., 0] - y).pow(2).sum()
     loss.backward()
 
 

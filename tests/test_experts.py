@@ -5,8 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from mtl_ref.models import (MMoE, PLE, Gates, ShallowTower, cgc, count_parameters, expert_bank, omoe,
-                            serving_score, shared_bottom, towers)
+from torch.func import functional_call, stack_module_state
+
+from mtl_ref.models import (MMoE, PLE, Gates, HardSharing, ShallowTower, cgc, count_parameters, expert_bank, mlp,
+                            omoe, serving_score, shared_bottom, towers)
 
 TASKS = ["a", "b", "c"]
 
@@ -21,7 +23,7 @@ def test_expert_bank_equals_a_loop_of_mlps():
         h = torch.relu(h @ bank.weights[1][i] + bank.biases[1][i])
         torch.testing.assert_close(out[:, i], h)
     per_expert_inputs = torch.randn(6, 4, 5)
-    out = bank(per_expert_inputs)
+    out = bank(per_expert_inputs, each=True)
     for i in range(4):
         h = torch.relu(per_expert_inputs[:, i] @ bank.weights[0][i] + bank.biases[0][i])
         torch.testing.assert_close(out[:, i], torch.relu(h @ bank.weights[1][i] + bank.biases[1][i]))
@@ -29,9 +31,9 @@ def test_expert_bank_equals_a_loop_of_mlps():
 
 def test_towers_have_a_linear_output_and_bad_shapes_are_named():
     t = towers(2, 4, [3])
-    assert t(torch.randn(5, 2, 4)).shape == (5, 2, 1)
+    assert t(torch.randn(5, 2, 4), each=True).shape == (5, 2, 1)
     with pytest.raises(ValueError, match=r"\(B, 2, 4\)"):
-        t(torch.randn(5, 3, 4))
+        t(torch.randn(5, 3, 4), each=True)
 
 
 def test_gates_sum_to_one():
@@ -59,7 +61,7 @@ def test_mmoe_shapes_and_gates(one_gate):
 
 def test_mmoe_with_one_expert_equals_shared_bottom():
     mmoe = MMoE(8, ["a", "b"], num_experts=1, expert=[6, 5], tower=[4])
-    sb = shared_bottom(8, ["a", "b"], bottom=[6, 5], tower=[4])
+    sb = HardSharing(mlp([8, 6, 5], last_activation=True), {t: mlp([5, 4, 1]) for t in ["a", "b"]})
     with torch.no_grad():
         linears = [m for m in sb.trunk if isinstance(m, nn.Linear)]
         for layer, w, b in zip(linears, mmoe.experts.weights, mmoe.experts.biases):
@@ -108,10 +110,10 @@ def test_cgc_task_output_mixes_only_its_own_and_shared_experts():
     level = model.levels[0]
     x = torch.randn(5, 4)
     e = level.experts(x)  # experts: a's, b's, shared
-    g, _ = level.gate_weights(x)
+    g, _ = level.gate_weights(x, first=True)
     expected_a = g[:, 0, :1] * e[:, 0] + g[:, 0, 1:] * e[:, 2]
     expected_b = g[:, 1, :1] * e[:, 1] + g[:, 1, 1:] * e[:, 2]
-    out = level(x)
+    out = level(x, first=True)
     torch.testing.assert_close(out[:, 0], expected_a)
     torch.testing.assert_close(out[:, 1], expected_b)
 
@@ -122,10 +124,10 @@ def test_ple_shared_gate_feeds_the_next_levels_shared_experts():
     first, second = model.levels
     assert first.shared_gate is not None and second.shared_gate is None
     x = torch.randn(5, 6)
-    out1 = first(x)
+    out1 = first(x, first=True)
     assert out1.shape == (5, 3, 4)
     e = first.experts(x)
-    _, sg = first.gate_weights(x)
+    _, sg = first.gate_weights(x, first=True)
     assert sg.shape == (5, 1, 4)  # the shared gate mixes all four experts (a's, b's and both shared)
     torch.testing.assert_close(sg.sum(-1), torch.ones(5, 1))
     torch.testing.assert_close(out1[:, 2], torch.einsum("bn,bnh->bh", sg[:, 0], e))
@@ -157,7 +159,7 @@ def test_shallow_tower_is_added_in_training_and_dropped_at_serving():
     main = MMoE(5, ["click", "like"], 2, [4], [3])
     model = ShallowTower(main, feature_dim=5, bias_dim=3, biased=["click"])
     with torch.no_grad():
-        model.tower.weight.copy_(torch.tensor([[0.0, 1.0, -2.0]]))
+        model.tower.copy_(torch.tensor([[0.0], [1.0], [-2.0]]))
     features = torch.randn(4, 5)
     bias = torch.eye(3)[[0, 1, 2, 1]]
     x = torch.cat([features, bias], dim=1)
@@ -179,3 +181,21 @@ def test_serving_score_is_the_weighted_sum():
     torch.testing.assert_close(serving_score(p, {"click": 1.0, "like": 2.0}), torch.tensor([0.7, 2.0]))
     with pytest.raises(KeyError, match="dismiss"):
         serving_score(p, {"dismiss": -1.0})
+
+
+@pytest.mark.parametrize("build", [
+    lambda: shared_bottom(6, ["a", "b"], [5], [3]),
+    lambda: omoe(6, ["a", "b"], 3, [5], [3]),
+    lambda: MMoE(6, ["a", "b"], 3, [5, 4], [3]),
+    lambda: PLE(6, ["a", "b"], 2, 1, 2, [5], [3]),
+    lambda: ShallowTower(MMoE(4, ["a", "b"], 2, [5], [3]), 4, 2, ["a"]),
+])
+def test_stacked_models_run_at_once_without_vmap(build):
+    models = [build() for _ in range(3)]
+    params, buffers = stack_module_state(models)
+    x = torch.randn(3, 7, 6)
+    out = functional_call(models[0], (params, buffers), (x,))
+    for m, model in enumerate(models):
+        alone = model(x[m])
+        for t in ["a", "b"]:
+            torch.testing.assert_close(out[t][m], alone[t])

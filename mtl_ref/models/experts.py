@@ -1,11 +1,15 @@
-"""A bank of expert MLPs and a set of task towers, each run as one batched tensor operation.
+"""A bank of expert MLPs, softmax gates and task towers, each run as one batched tensor operation.
 
 Mixture-of-experts models (MMoE, Ma et al., KDD 2018; PLE, Tang et al., RecSys 2020) evaluate ``n`` small
 networks of the same shape on every example. Written as a Python loop over ``n`` ``nn.Linear`` layers this costs
 ``n`` kernel launches per layer; here the weights of all experts are stacked along a leading expert dimension
-(``(n, in, out)``) and each layer of all experts is one ``torch.einsum``. Task towers are stacked the same way over
-a task dimension. Each stacked member is initialised as ``nn.Linear`` would initialise it alone (weights and biases
-uniform in ``±1/sqrt(fan_in)``), so a bank of one expert is an ordinary MLP.
+(``(n, in, out)``) and each layer of all experts is one ``torch.einsum``. Task towers and gates are stacked the same
+way over a task dimension. Each stacked member is initialised as ``nn.Linear`` would initialise it alone (weights
+and biases uniform in ``±1/sqrt(fan_in)``), so a bank of one expert is an ordinary MLP.
+
+Every operation also broadcasts over *leading* dimensions of parameters and inputs: with the parameters of ``M``
+copies of a model stacked along a new first dimension (:func:`torch.func.stack_module_state`) and inputs
+``(M, B, ...)``, :func:`torch.func.functional_call` runs all ``M`` models at once (no ``vmap`` needed).
 """
 
 from __future__ import annotations
@@ -24,12 +28,18 @@ def _stacked_linear(count: int, fan_in: int, fan_out: int) -> tuple[nn.Parameter
     return weight, bias
 
 
-class StackedMLP(nn.Module):
-    """``count`` MLPs of widths ``sizes`` (ReLU between layers), stacked along dimension 1 of their input.
+def _check_input(x: Tensor, count: int, width: int, each: bool, what: str) -> None:
+    if x.shape[-1] != width or (each and (x.dim() < 3 or x.shape[-2] != count)):
+        expected = f"(B, {count}, {width})" if each else f"(B, {width})"
+        raise ValueError(f"expected {what} inputs {expected}, got {tuple(x.shape)}")
 
-    ``forward`` takes ``(B, in)`` (the same input for every member) or ``(B, count, in)`` (one input each) and
-    returns ``(B, count, out)``. With ``last_activation`` the ReLU follows the last layer too (experts, whose
-    outputs are features); without it the last layer is linear (towers, whose outputs are predictions).
+
+class StackedMLP(nn.Module):
+    """``count`` MLPs of widths ``sizes`` (ReLU between layers), evaluated together.
+
+    ``forward(x)`` gives every member the same input ``(B, in)``; ``forward(x, each=True)`` gives member ``i`` row
+    ``i`` of ``(B, count, in)``. The output is ``(B, count, out)``. With ``last_activation`` the ReLU follows the
+    last layer too (experts, whose outputs are features); without it the last layer is linear (towers).
     """
 
     def __init__(self, count: int, sizes: Sequence[int], *, last_activation: bool) -> None:
@@ -46,22 +56,16 @@ class StackedMLP(nn.Module):
             self.weights.append(w)
             self.biases.append(bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() == 2:
-            if x.shape[1] != self.sizes[0]:
-                raise ValueError(f"expected inputs (B, {self.sizes[0]}), got {tuple(x.shape)}")
-            h = torch.einsum("bi,nio->bno", x, self.weights[0]) + self.biases[0]
-        elif x.dim() == 3 and x.shape[1:] == (self.count, self.sizes[0]):
-            h = torch.einsum("bni,nio->bno", x, self.weights[0]) + self.biases[0]
-        else:
-            raise ValueError(f"expected inputs (B, {self.sizes[0]}) or (B, {self.count}, {self.sizes[0]}), "
-                             f"got {tuple(x.shape)}")
+    def forward(self, x: Tensor, each: bool = False) -> Tensor:
+        _check_input(x, self.count, self.sizes[0], each, "stacked MLP")
+        pattern = "...bni,...nio->...bno" if each else "...bi,...nio->...bno"
+        h = torch.einsum(pattern, x, self.weights[0]) + self.biases[0].unsqueeze(-3)
         layers = len(self.weights)
         for i in range(1, layers + 1):
             if i < layers or self.last_activation:
                 h = torch.relu(h)
             if i < layers:
-                h = torch.einsum("bni,nio->bno", h, self.weights[i]) + self.biases[i]
+                h = torch.einsum("...bni,...nio->...bno", h, self.weights[i]) + self.biases[i].unsqueeze(-3)
         return h
 
 
@@ -71,15 +75,15 @@ def expert_bank(num_experts: int, in_dim: int, widths: Sequence[int]) -> Stacked
 
 
 def towers(num_tasks: int, in_dim: int, widths: Sequence[int], out_dim: int = 1) -> StackedMLP:
-    """One tower per task, ``in_dim -> widths... -> out_dim``, linear output: ``(B, T, in) -> (B, T, out_dim)``."""
+    """One tower per task, ``in_dim -> widths... -> out_dim``, linear output; call with ``each=True``."""
     return StackedMLP(num_tasks, [in_dim, *widths, out_dim], last_activation=False)
 
 
 class Gates(nn.Module):
     """``count`` softmax gates over ``num_experts`` experts: ``g_k(x) = softmax(W_k x + b_k)`` (MMoE, eq. 8).
 
-    ``forward`` takes ``(B, in)`` (every gate sees the same input) or ``(B, count, in)`` (gate ``k`` sees row
-    ``k``) and returns ``(B, count, num_experts)`` weights that sum to one over the experts. The paper's gate has no
+    ``forward(x)`` gives every gate the input ``(B, in)``; ``forward(x, each=True)`` gives gate ``k`` row ``k`` of
+    ``(B, count, in)``. The output ``(B, count, num_experts)`` sums to one over the experts. The paper's gate has no
     bias; with ``bias`` (the default here, as in common implementations) a gate can prefer an expert for every input.
     """
 
@@ -93,15 +97,10 @@ class Gates(nn.Module):
         self.bias = b if bias else None
         self.count, self.in_dim = count, in_dim
 
-    def logits(self, x: Tensor) -> Tensor:
-        if x.dim() == 2 and x.shape[1] == self.in_dim:
-            z = torch.einsum("bi,kin->bkn", x, self.weight)
-        elif x.dim() == 3 and x.shape[1:] == (self.count, self.in_dim):
-            z = torch.einsum("bki,kin->bkn", x, self.weight)
-        else:
-            raise ValueError(f"expected gate inputs (B, {self.in_dim}) or (B, {self.count}, {self.in_dim}), "
-                             f"got {tuple(x.shape)}")
-        return z if self.bias is None else z + self.bias
+    def logits(self, x: Tensor, each: bool = False) -> Tensor:
+        _check_input(x, self.count, self.in_dim, each, "gate")
+        z = torch.einsum("...bki,...kin->...bkn" if each else "...bi,...kin->...bkn", x, self.weight)
+        return z if self.bias is None else z + self.bias.unsqueeze(-3)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.softmax(self.logits(x), dim=-1)
+    def forward(self, x: Tensor, each: bool = False) -> Tensor:
+        return torch.softmax(self.logits(x, each), dim=-1)

@@ -6,8 +6,9 @@ mixture to its tower ``h^k`` (eqs. 6-8)::
     y_k = h^k(f^k(x)),   f^k(x) = Σ_i g^k(x)_i f_i(x),   g^k(x) = softmax(W_gk x).
 
 The one-gate model (OMoE, eq. 5) is the same network with a single gate whose mixture every task uses: the switch
-``one_gate``. The experts, the gates and the towers each run as one batched tensor operation
-(:mod:`mtl_ref.models.experts`).
+``one_gate``. With a single expert there is nothing to mix and no gate: the model is the shared-bottom network
+(eq. 1). The experts, the gates and the towers each run as one batched tensor operation
+(:mod:`mtl_ref.models.experts`), which also broadcasts over a leading dimension of stacked models.
 """
 
 from __future__ import annotations
@@ -40,28 +41,31 @@ class MMoE(MultiTaskModel):
         self.task_names = list(tasks)
         self.one_gate = one_gate
         self.experts = expert_bank(num_experts, in_dim, expert)
-        self.gates = Gates(1 if one_gate else len(tasks), in_dim, num_experts, bias=gate_bias)
+        self.gates = Gates(1 if one_gate else len(tasks), in_dim, num_experts, bias=gate_bias) \
+            if num_experts > 1 else None
         self.towers = towers(len(tasks), expert[-1], tower, out_dim)
 
     def gate_weights(self, x: Tensor) -> Tensor:
         """``(B, T, n)``: the mixture of experts each task uses on each example (rows sum to one)."""
+        if self.gates is None:
+            return x.new_ones(*x.shape[:-1], len(self.task_names), 1)
         g = self.gates(x)
-        return g.expand(-1, len(self.task_names), -1) if self.one_gate else g
+        return g.expand(*g.shape[:-2], len(self.task_names), g.shape[-1]) if self.one_gate else g
 
     def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
         e = self.experts(x)  # (B, n, h)
-        mixed = torch.einsum("bkn,bnh->bkh", self.gate_weights(x), e)  # (B, T, h)
+        mixed = torch.einsum("...bkn,...bnh->...bkh", self.gate_weights(x), e)  # (B, T, h)
         self.representation = mixed
-        y = self.towers(mixed)  # (B, T, out)
+        y = self.towers(mixed, each=True)  # (B, T, out)
         if task is not None:
             if task not in self.task_names:
                 raise KeyError(f"unknown task {task!r}; the model's tasks are {self.task_names}")
-            return y[:, self.task_names.index(task)]
-        return {t: y[:, k] for k, t in enumerate(self.task_names)}
+            return y[..., self.task_names.index(task), :]
+        return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
 
     def shared_parameters(self) -> list[nn.Parameter]:
         shared = list(self.experts.parameters())
-        return shared + list(self.gates.parameters()) if self.one_gate else shared
+        return shared + list(self.gates.parameters()) if self.one_gate and self.gates is not None else shared
 
 
 def omoe(in_dim: int, tasks: Sequence[str], num_experts: int, expert: Sequence[int], tower: Sequence[int],

@@ -28,8 +28,9 @@ from .experts import Gates, StackedMLP, expert_bank, towers
 class ExtractionLevel(nn.Module):
     """One level: ``T·m_k + m_s`` experts (task 0's first, …, the shared ones last) and the gates reading them.
 
-    ``forward(inputs)`` takes ``(B, in)`` (first level: every group reads ``x``) or ``(B, T + 1, in)`` (row
-    ``k < T``: task ``k``'s input; row ``T``: the shared input) and returns ``(B, T + 1, h)`` with ``shared_gate``,
+    ``forward(inputs, first=True)`` takes the model's input ``(B, in)`` (read by every expert and gate);
+    ``forward(inputs, first=False)`` takes ``(B, T + 1, in)`` (row ``k < T``: task ``k``'s input; row ``T``: the
+    shared input) and returns ``(B, T + 1, h)`` with ``shared_gate``,
     ``(B, T, h)`` without.
     """
 
@@ -47,28 +48,31 @@ class ExtractionLevel(nn.Module):
         self.task_gates = Gates(num_tasks, in_dim, task_experts + shared_experts)
         self.shared_gate = Gates(1, in_dim, total) if shared_gate else None
 
-    def gate_weights(self, inputs: Tensor) -> tuple[Tensor, Tensor | None]:
+    def gate_weights(self, inputs: Tensor, first: bool) -> tuple[Tensor, Tensor | None]:
         """Task gates ``(B, T, m_k + m_s)`` (own experts first) and the shared gate ``(B, 1, n)`` or ``None``."""
-        task_in = inputs if inputs.dim() == 2 else inputs[:, :self.num_tasks]
-        shared_in = inputs if inputs.dim() == 2 else inputs[:, self.num_tasks]
-        return self.task_gates(task_in), None if self.shared_gate is None else self.shared_gate(shared_in)
+        if first:
+            return self.task_gates(inputs), None if self.shared_gate is None else self.shared_gate(inputs)
+        task_g = self.task_gates(inputs[..., :self.num_tasks, :], each=True)
+        return task_g, None if self.shared_gate is None else self.shared_gate(inputs[..., self.num_tasks, :])
 
     def expert_inputs(self, inputs: Tensor) -> Tensor:
         """``(B, n, in)``: each expert's input, its task's row for a task expert, the shared row for a shared one."""
-        own = inputs[:, :self.num_tasks].repeat_interleave(self.task_experts, dim=1)
-        shared = inputs[:, self.num_tasks:].expand(-1, self.shared_experts, -1)
-        return torch.cat([own, shared], dim=1)
+        own = inputs[..., :self.num_tasks, :].repeat_interleave(self.task_experts, dim=-2)
+        shared = inputs[..., self.num_tasks:, :]
+        shared = shared.expand(*shared.shape[:-2], self.shared_experts, shared.shape[-1])
+        return torch.cat([own, shared], dim=-2)
 
-    def forward(self, inputs: Tensor) -> Tensor:
-        e = self.experts(inputs if inputs.dim() == 2 else self.expert_inputs(inputs))  # (B, n, h)
-        task_g, shared_g = self.gate_weights(inputs)
+    def forward(self, inputs: Tensor, first: bool) -> Tensor:
+        """``first``: ``inputs`` is the model's input ``(B, in)``, read by every expert and gate."""
+        e = self.experts(inputs) if first else self.experts(self.expert_inputs(inputs), each=True)  # (B, n, h)
+        task_g, shared_g = self.gate_weights(inputs, first)
         split = self.num_tasks * self.task_experts
-        own = e[:, :split].reshape(e.shape[0], self.num_tasks, self.task_experts, e.shape[2])
-        out = (torch.einsum("bkm,bkmh->bkh", task_g[..., :self.task_experts], own)
-               + torch.einsum("bks,bsh->bkh", task_g[..., self.task_experts:], e[:, split:]))  # (B, T, h)
+        own = e[..., :split, :].unflatten(-2, (self.num_tasks, self.task_experts))
+        out = (torch.einsum("...bkm,...bkmh->...bkh", task_g[..., :self.task_experts], own)
+               + torch.einsum("...bks,...bsh->...bkh", task_g[..., self.task_experts:], e[..., split:, :]))
         if shared_g is None:
-            return out
-        return torch.cat([out, torch.einsum("bsn,bnh->bsh", shared_g, e)], dim=1)  # (B, T + 1, h)
+            return out  # (B, T, h)
+        return torch.cat([out, torch.einsum("...bsn,...bnh->...bsh", shared_g, e)], dim=-2)  # (B, T + 1, h)
 
 
 class PLE(MultiTaskModel):
@@ -97,23 +101,24 @@ class PLE(MultiTaskModel):
     def level_inputs(self, x: Tensor) -> list[Tensor]:
         """The input of every level: ``x``, then each level's ``(B, T + 1, h)`` output."""
         inputs = [x]
-        for level in self.levels[:-1]:
-            inputs.append(level(inputs[-1]))
+        for j, level in enumerate(self.levels[:-1]):
+            inputs.append(level(inputs[-1], first=j == 0))
         return inputs
 
     def gate_weights(self, x: Tensor) -> list[tuple[Tensor, Tensor | None]]:
         """Per level: the task gates ``(B, T, m_k + m_s)`` and the shared gate ``(B, 1, n)`` (``None`` at the last)."""
-        return [level.gate_weights(inp) for level, inp in zip(self.levels, self.level_inputs(x))]
+        return [level.gate_weights(inp, first=j == 0)
+                for j, (level, inp) in enumerate(zip(self.levels, self.level_inputs(x)))]
 
     def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
-        h = self.levels[-1](self.level_inputs(x)[-1])  # (B, T, h)
+        h = self.levels[-1](self.level_inputs(x)[-1], first=len(self.levels) == 1)  # (B, T, h)
         self.representation = h
-        y = self.towers(h)
+        y = self.towers(h, each=True)
         if task is not None:
             if task not in self.task_names:
                 raise KeyError(f"unknown task {task!r}; the model's tasks are {self.task_names}")
-            return y[:, self.task_names.index(task)]
-        return {t: y[:, k] for k, t in enumerate(self.task_names)}
+            return y[..., self.task_names.index(task), :]
+        return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Every level before the last (they feed the shared gate), and the last level's shared experts.

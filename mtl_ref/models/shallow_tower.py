@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from .base import MultiTaskModel
@@ -37,8 +38,8 @@ class ShallowTower(MultiTaskModel):
         self.main, self.feature_dim, self.bias_dim = main, feature_dim, bias_dim
         self.task_names = list(main.task_names)
         self.biased = list(biased)
-        self.tower = nn.Linear(bias_dim, len(self.biased), bias=False)
-        nn.init.zeros_(self.tower.weight)
+        # One logit per slot and biased objective; zero at the start, so training begins from the main model alone.
+        self.tower = nn.Parameter(torch.zeros(bias_dim, len(self.biased)))
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.shape[-1] != self.feature_dim + self.bias_dim:
@@ -48,12 +49,12 @@ class ShallowTower(MultiTaskModel):
 
     def bias_logits(self, bias_features: Tensor) -> dict[str, Tensor]:
         """``{objective: (B, 1)}``: the tower's logit for every biased objective."""
-        z = self.tower(bias_features)
+        z = bias_features @ self.tower
         return {t: z[..., i:i + 1] for i, t in enumerate(self.biased)}
 
     def learned_bias(self) -> Tensor:
         """``(bias_dim, len(biased))``: the logit the tower adds for each one-hot slot."""
-        return self.tower.weight.detach().T
+        return self.tower.detach()
 
     def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
         features, bias = self._split(x)
