@@ -56,9 +56,12 @@ class ShallowTower(MultiTaskModel):
         """``(bias_dim, len(biased))``: the logit the tower adds for each one-hot slot."""
         return self.tower.detach()
 
-    def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
+    def forward(self, x: Tensor, task: str | None = None, serving: bool = False) -> dict[str, Tensor] | Tensor:
+        """Training-time outputs; with ``serving`` the main model's alone (the tower dropped)."""
         features, bias = self._split(x)
         out = self.main(features, task=task)
+        if serving:
+            return out
         offsets = self.bias_logits(bias)
         if task is not None:
             return out + offsets[task] if task in offsets else out
@@ -66,7 +69,7 @@ class ShallowTower(MultiTaskModel):
 
     def serve(self, x: Tensor) -> dict[str, Tensor]:
         """The serving-time predictions: the main model alone, the bias features ignored."""
-        return self.main(self._split(x)[0])
+        return self(x, serving=True)
 
     def shared_parameters(self) -> list[nn.Parameter]:
         return self.main.shared_parameters()
