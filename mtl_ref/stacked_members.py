@@ -146,10 +146,12 @@ def fit_members(base: nn.Module, params: Mapping[str, Tensor], tasks: Sequence[T
         idx = torch.randint(n, (count, batch_size), device=train.x.device, generator=g)
         out = functional_call(base, params, (train.x[rows, idx],))
         loss = member_losses(tasks, out, {t: y[rows, idx] for t, y in train.y.items()}).sum()
-        grads = torch.autograd.grad(loss, list(params.values()))
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
         with torch.no_grad():
             c1, c2 = 1 - BETAS[0] ** step, math.sqrt(1 - BETAS[1] ** step)
             for (k, p), grad in zip(params.items(), grads):
+                if grad is None:  # a parameter no task reads (an empty tower)
+                    continue
                 exp_avg[k].lerp_(grad, 1 - BETAS[0])
                 exp_avg_sq[k].mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
                 p.sub_(step_size[k] / c1 * exp_avg[k] / (exp_avg_sq[k].sqrt() / c2 + EPS))
