@@ -19,11 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import torch
 
 from .tensors import MultiTaskData
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The 42 columns, in file order (the attribute names of ``census-income.names``).
 COLUMNS = (
@@ -55,6 +59,7 @@ TASKS = {
 
 def read_census_file(path: Path | str) -> pd.DataFrame:
     """One file of the distributed layout as a data frame with :data:`COLUMNS` (string fields stripped)."""
+    import pandas as pd  # imported here: importing mtl_ref does not import pandas
     frame = pd.read_csv(path, header=None, skipinitialspace=True, dtype=str)
     if frame.shape[1] != len(COLUMNS):
         raise ValueError(f"{path}: expected {len(COLUMNS)} columns (census-income layout), found {frame.shape[1]}")
@@ -77,6 +82,8 @@ def census_income(folder: Path | str, tasks: Sequence[str] = ("income", "never_m
     if missing:
         raise FileNotFoundError(f"{folder} lacks {missing}: the UCI Census-income (KDD) files census-income.data "
                                 "and census-income.test are needed (uncompressed)")
+    import pandas as pd
+
     train, other = (read_census_file(folder / f) for f in FILES)
     rng = np.random.default_rng(seed)
     if max_train is not None and max_train < len(train):
