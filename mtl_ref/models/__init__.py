@@ -17,3 +17,11 @@ __all__ = ["MultiTaskModel", "HardSharing", "Independent", "branch_at", "mlp", "
            "dense_heads", "digit_blocks", "digit_trunk", "PAPER_WIDTHS", "VGG16_CONVS", "SegNet", "segnet_single_task", "segnet_split", "MTAN",
            "CrossStitch", "CrossStitchUnit", "Sluice", "SoftSharing", "l2_distance", "trace_norm",
            "soft_sharing_segnet"]
+from .experts import Gates, StackedMLP, expert_bank, towers
+from .mmoe import MMoE, omoe
+from .ple import PLE, ExtractionLevel, cgc
+from .shallow_tower import ShallowTower, serving_score
+from .shared_bottom import shared_bottom
+
+__all__ += ["Gates", "StackedMLP", "expert_bank", "towers", "MMoE", "omoe", "PLE", "ExtractionLevel", "cgc",
+            "ShallowTower", "serving_score", "shared_bottom"]

@@ -1,0 +1,74 @@
+"""Multi-gate mixture-of-experts (MMoE; Ma, Zhao, Yi, Chen, Hong, Chi, KDD 2018) and its one-gate variant (OMoE).
+
+``n`` expert networks ``f_i`` are shared by all tasks; task ``k`` mixes them with its own softmax gate and feeds the
+mixture to its tower ``h^k`` (eqs. 6-8)::
+
+    y_k = h^k(f^k(x)),   f^k(x) = Σ_i g^k(x)_i f_i(x),   g^k(x) = softmax(W_gk x).
+
+The one-gate model (OMoE, eq. 5) is the same network with a single gate whose mixture every task uses: the switch
+``one_gate``. With a single expert there is nothing to mix and no gate: the model is the shared-bottom network
+(eq. 1). The experts, the gates and the towers each run as one batched tensor operation
+(:mod:`mtl_ref.models.experts`), which also broadcasts over a leading dimension of stacked models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .base import MultiTaskModel
+from .experts import Gates, expert_bank, towers
+
+
+class MMoE(MultiTaskModel):
+    """MMoE (or, with ``one_gate``, OMoE): ``num_experts`` experts of widths ``expert``, towers of widths ``tower``.
+
+    ``forward(x)`` returns ``{task: (B, out_dim)}``; ``forward(x, task=name)`` that task's prediction.
+    :meth:`gate_weights` gives the gates' mixtures ``(B, T, n)``.
+    """
+
+    def __init__(self, in_dim: int, tasks: Sequence[str], num_experts: int, expert: Sequence[int],
+                 tower: Sequence[int], out_dim: int = 1, *, one_gate: bool = False, gate_bias: bool = True) -> None:
+        super().__init__()
+        if not tasks:
+            raise ValueError("MMoE needs at least one task")
+        if not expert:
+            raise ValueError("MMoE needs at least one expert layer width")
+        if num_experts < 1:
+            raise ValueError(f"MMoE needs at least one expert, got num_experts={num_experts}")
+        self.task_names = list(tasks)
+        self.one_gate = one_gate
+        self.experts = expert_bank(num_experts, in_dim, expert)
+        self.gates = Gates(1 if one_gate else len(tasks), in_dim, num_experts, bias=gate_bias) \
+            if num_experts > 1 else None
+        self.towers = towers(len(tasks), expert[-1], tower, out_dim)
+
+    def gate_weights(self, x: Tensor) -> Tensor:
+        """``(B, T, n)``: the mixture of experts each task uses on each example (rows sum to one)."""
+        if self.gates is None:
+            return x.new_ones(*x.shape[:-1], len(self.task_names), 1)
+        g = self.gates(x)
+        return g.expand(*g.shape[:-2], len(self.task_names), g.shape[-1]) if self.one_gate else g
+
+    def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
+        e = self.experts(x)  # (B, n, h)
+        mixed = torch.einsum("...bkn,...bnh->...bkh", self.gate_weights(x), e)  # (B, T, h)
+        self.representation = mixed
+        y = self.towers(mixed, each=True)  # (B, T, out)
+        if task is not None:
+            if task not in self.task_names:
+                raise KeyError(f"unknown task {task!r}; the model's tasks are {self.task_names}")
+            return y[..., self.task_names.index(task), :]
+        return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        shared = list(self.experts.parameters())
+        return shared + list(self.gates.parameters()) if self.one_gate and self.gates is not None else shared
+
+
+def omoe(in_dim: int, tasks: Sequence[str], num_experts: int, expert: Sequence[int], tower: Sequence[int],
+         out_dim: int = 1) -> MMoE:
+    """The one-gate mixture of experts (MMoE paper, eq. 5): :class:`MMoE` with one gate shared by every task."""
+    return MMoE(in_dim, tasks, num_experts, expert, tower, out_dim, one_gate=True)
