@@ -20,11 +20,13 @@ class GradReverse(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor, lam: float) -> Tensor:
+        """The identity (a view of ``x``); remembers :math:`\\lambda` for the backward pass."""
         ctx.lam = float(lam)
         return x.view_as(x)
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
+        """The incoming gradient times :math:`-\\lambda`; none for :math:`\\lambda` itself."""
         return -ctx.lam * grad, None
 
 
