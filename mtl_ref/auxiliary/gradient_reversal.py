@@ -47,9 +47,11 @@ class GradientReversal(nn.Module):
         self.lam = lam
 
     def forward(self, x: Tensor) -> Tensor:
+        """``x`` unchanged; in the backward pass the gradient is multiplied by ``-lam`` (:class:`GradReverse`)."""
         return grad_reverse(x, self.lam)
 
     def extra_repr(self) -> str:
+        """The reversal coefficient, shown when the module is printed."""
         return f"lam={self.lam:g}"
 
 

@@ -12,6 +12,10 @@ Since ``s_k λ_k g_k · g_main ≥ 0``, the update's inner product with ``g_main
 is a descent direction of the main loss, and where ``g_main = 0`` the step is zero, because the cosine is then
 defined as 0 and the helper is switched off. The helper can speed the main task up but cannot move its fixed
 points (the paper's convergence result). Task-specific parameters get their own task's gradient (times ``λ_k``).
+
+Deviation: the paper also writes the unweighted rule as ``1[cos ≥ 0]`` in places; here the inequality is strict, so
+a helper whose gradient is exactly orthogonal to the main one (or zero) is dropped. The descent argument holds
+either way, and with real-valued minibatch gradients the two rules almost never differ.
 """
 
 from __future__ import annotations

@@ -53,10 +53,12 @@ class HelperTasks:
 
     @property
     def helper_names(self) -> list[str]:
+        """The helpers' names: ``"good"``, ``"noise"``, ``"conflict"``, then ``"related_<100ρ>"`` per relatedness."""
         return ["good", "noise", "conflict", *[f"related_{round(100 * r)}" for r in self.relatedness]]
 
     @property
     def task_names(self) -> list[str]:
+        """``"main"`` followed by :attr:`helper_names`: the keys of the targets that :meth:`sample` returns."""
         return ["main", *self.helper_names]
 
     def directions(self) -> tuple[Tensor, Tensor]:
