@@ -60,6 +60,7 @@ class RecsysLog:
 
     @property
     def num_devices(self) -> int:
+        """The number of devices, one per entry of ``bias_slopes``."""
         return len(self.bias_slopes)
 
     @property

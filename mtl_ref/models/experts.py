@@ -83,8 +83,11 @@ class Gates(nn.Module):
     """``count`` softmax gates over ``num_experts`` experts: ``g_k(x) = softmax(W_k x + b_k)`` (MMoE, eq. 8).
 
     ``forward(x)`` gives every gate the input ``(B, in)``; ``forward(x, each=True)`` gives gate ``k`` row ``k`` of
-    ``(B, count, in)``. The output ``(B, count, num_experts)`` sums to one over the experts. The paper's gate has no
-    bias; with ``bias`` (the default here, as in common implementations) a gate can prefer an expert for every input.
+    ``(B, count, in)``. The output ``(B, count, num_experts)`` sums to one over the experts.
+
+    Deviation from the papers: MMoE's gate (eq. 8) and PLE's (eq. 4) are ``softmax(W_k x)``, without a bias. Here
+    ``bias=True`` is the default, as in common implementations, so a gate can prefer an expert for every input;
+    ``bias=False`` gives the papers' form.
     """
 
     def __init__(self, count: int, in_dim: int, num_experts: int, *, bias: bool = True) -> None:
@@ -98,6 +101,7 @@ class Gates(nn.Module):
         self.count, self.in_dim = count, in_dim
 
     def logits(self, x: Tensor, each: bool = False) -> Tensor:
+        """``(B, count, num_experts)``: the gates' scores ``W_k x (+ b_k)`` before the softmax."""
         _check_input(x, self.count, self.in_dim, each, "gate")
         z = torch.einsum("...bki,...kin->...bkn" if each else "...bi,...kin->...bkn", x, self.weight)
         return z if self.bias is None else z + self.bias.unsqueeze(-3)

@@ -26,7 +26,8 @@ class MMoE(MultiTaskModel):
     """MMoE (or, with ``one_gate``, OMoE): ``num_experts`` experts of widths ``expert``, towers of widths ``tower``.
 
     ``forward(x)`` returns ``{task: (B, out_dim)}``; ``forward(x, task=name)`` that task's prediction.
-    :meth:`gate_weights` gives the gates' mixtures ``(B, T, n)``.
+    :meth:`gate_weights` gives the gates' mixtures ``(B, T, n)``. ``gate_bias`` adds a bias to every gate's logits
+    (the default, as in common implementations); the paper's gate ``softmax(W_gk x)`` has none (``gate_bias=False``).
     """
 
     def __init__(self, in_dim: int, tasks: Sequence[str], num_experts: int, expert: Sequence[int],
@@ -64,6 +65,7 @@ class MMoE(MultiTaskModel):
         return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
 
     def shared_parameters(self) -> list[nn.Parameter]:
+        """The parameters every task uses: the experts, and OMoE's single gate (MMoE's gates are per task)."""
         shared = list(self.experts.parameters())
         return shared + list(self.gates.parameters()) if self.one_gate and self.gates is not None else shared
 

@@ -8,7 +8,8 @@ for every task ``k``. Task ``k``'s gate mixes its own and the shared experts (eq
 PLE stacks ``N`` levels (eq. 5): level ``j``'s experts of task ``k`` read task ``k``'s output of level ``j - 1``, and
 its shared experts read the output of the previous level's **shared gate** ``g^{s,j-1}``, which mixes *all* experts
 of that level (every task's and the shared ones). The last level needs no shared gate (nothing reads it). CGC is PLE
-with one level: towers on the task gates of a single level.
+with one level: towers on the task gates of a single level. Unlike the paper's ``softmax(W_g^k x)``, every gate
+here adds a bias to its logits (the default of :class:`~mtl_ref.models.experts.Gates`).
 
 All experts of a level are one :class:`~mtl_ref.models.experts.StackedMLP` (each reads its group's input), and all
 gates of a level run in one batched product; nothing loops over experts or tasks in the forward pass.

@@ -72,6 +72,7 @@ class ShallowTower(MultiTaskModel):
         return self(x, serving=True)
 
     def shared_parameters(self) -> list[nn.Parameter]:
+        """The main model's shared parameters; the tower's per-objective logits are not shared."""
         return self.main.shared_parameters()
 
 
