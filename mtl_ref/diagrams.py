@@ -24,6 +24,9 @@ from torch import nn
 
 from .models import (MTAN, ConcatConditioned, CrossStitch, CrossStitchUnit, FiLMConditioned, HardSharing,
                      Independent, SegNet, Sluice, SoftSharing, count_parameters)
+from .models.experts import StackedMLP
+from .models.mmoe import MMoE
+from .models.ple import PLE
 from .models.dense import DenseHead
 from .plots import color
 
@@ -414,10 +417,99 @@ def _conditioned(c: _Canvas, model: ConcatConditioned | FiLMConditioned, x0: flo
     return x0 + width
 
 
+def _member(bank: StackedMLP) -> str:
+    """What one member of a stacked MLP computes, and its parameters."""
+    return f"{'→'.join(map(str, bank.sizes))}\n{count_parameters(bank) // bank.count:,} par."
+
+
+def _gate_label(name: str, gates: nn.Module, count: int, experts: int) -> str:
+    return f"{name}\nsoftmax over {experts}\n{count_parameters(gates) // count:,} par."
+
+
+def _expert_row(c: _Canvas, x0: float, y: float, groups: Sequence[tuple[str | None, int, str]], bank: StackedMLP,
+                gid: str, name: str = "expert") -> tuple[list[float], float]:
+    """Boxes for ``groups`` of experts (owner task or ``None`` for shared, how many, gid part), left to right."""
+    w, xs, top = 0.95, [], y
+    for owner, n, part in groups:
+        for j in range(n):
+            x = x0 + w / 2 + len(xs) * (w + 0.1)
+            box = c.box(x, y + c.height(_member(bank), w) / 2, w, f"{name}\n{_member(bank)}",
+                        None if owner is None else color(owner), gid=f"{gid}:{part}:{j}")
+            xs.append(x)
+            top = max(top, box[3])
+    return xs, top
+
+
+def _mixture(c: _Canvas, model: MMoE | PLE, x0: float) -> float:
+    """MMoE/OMoE (one level of experts, a gate per task or one shared gate) and PLE/CGC (levels of task and shared
+    experts, each task's gate over its own and the shared experts, a shared gate feeding the next level)."""
+    tasks = model.task_names
+    levels = [(model.experts, [(None, model.experts.count, "shared")], model.gates)] if isinstance(model, MMoE) else \
+        [(lv.experts, [*((t, lv.task_experts, t) for t in tasks), (None, lv.shared_experts, "shared")], lv)
+         for lv in model.levels]
+    y, right = 0.0, x0
+    inputs = None  # the x positions (per task, and shared) the next level's experts read
+    for j, (bank, groups, gating) in enumerate(levels):
+        bottom = isinstance(model, MMoE) and model.gates is None
+        xs, top = _expert_row(c, x0, y, groups, bank, f"expert:{j}", "shared bottom" if bottom else "expert")
+        right = max(right, xs[-1] + 0.5)
+        owners = [o for o, n, _ in groups for _ in range(n)]
+        if inputs is None:
+            _input(c, xs, y)
+        else:
+            for x, o in zip(xs, owners):
+                src = inputs.get(o, inputs[None])
+                c.arrow(src, (x, y), colour="#999999" if o is None else color(o))
+        gy = top + 0.45
+        gate_xs = [x0 + 0.6 + k * 1.3 for k in range(len(tasks) + 1)]
+        outputs: dict[str | None, tuple[float, float]] = {}
+        if isinstance(model, MMoE):
+            one = model.one_gate or model.gates is None
+            names = ["one gate (all tasks)"] if model.one_gate else ([] if model.gates is None else tasks)
+            for k, name in enumerate(names):
+                g = c.box(gate_xs[k], gy, 1.15, _gate_label(f"gate {name}" if not one else name, model.gates,
+                                                           model.gates.count, bank.count),
+                          None if one else color(name), gid=f"gate:{j}:{name}")
+                for x in xs:
+                    c.arrow((x, top), (gate_xs[k], g[1]), colour="#BBBBBB", lw=0.5)
+                for t in (tasks if one else [name]):
+                    outputs[t] = (gate_xs[k], g[3])
+            if model.gates is None:  # one expert: shared bottom
+                outputs = {t: (xs[0], top) for t in tasks}
+        else:
+            for k, t in enumerate(tasks):
+                g = c.box(gate_xs[k], gy, 1.15, _gate_label(f"gate {t}", gating.task_gates, len(tasks),
+                                                           gating.task_experts + gating.shared_experts),
+                          color(t), gid=f"gate:{j}:{t}")
+                for x, o in zip(xs, owners):
+                    if o in (t, None):
+                        c.arrow((x, top), (gate_xs[k], g[1]), colour="#BBBBBB", lw=0.5)
+                outputs[t] = (gate_xs[k], g[3])
+            if gating.shared_gate is not None:
+                g = c.box(gate_xs[len(tasks)], gy, 1.15, _gate_label("shared gate", gating.shared_gate, 1, bank.count),
+                          None, gid=f"gate:{j}:shared")
+                for x in xs:
+                    c.arrow((x, top), (gate_xs[len(tasks)], g[1]), colour="#BBBBBB", lw=0.5)
+                outputs[None] = (gate_xs[len(tasks)], g[3])
+        right = max(right, gate_xs[len(tasks) - 1] + 0.6)
+        y = max(p[1] for p in outputs.values()) + 0.45
+        inputs = outputs
+    tower_xs, tops = [], []
+    for k, t in enumerate(tasks):
+        x = x0 + 0.6 + k * 1.3
+        label = f"tower\n{_member(model.towers)}"
+        box = c.box(x, y + c.height(label, 1.15) / 2, 1.15, label, color(t), gid=f"tower:{t}")
+        c.arrow(inputs[t], (x, box[1]), colour=color(t))
+        tower_xs.append(x)
+        tops.append(box[3])
+    _outputs(c, tower_xs, max(tops), tasks)
+    return max(right, tower_xs[-1] + 0.6)
+
+
 _DRAWERS: list[tuple[type, Callable[[_Canvas, nn.Module, float], float]]] = [
     (SoftSharing, _soft_sharing), (Sluice, _mixed), (CrossStitch, _mixed), (MTAN, _mtan),
     (HardSharing, _hard_sharing), (Independent, _independent), (ConcatConditioned, _conditioned),
-    (FiLMConditioned, _conditioned),
+    (FiLMConditioned, _conditioned), (MMoE, _mixture), (PLE, _mixture),
 ]
 
 

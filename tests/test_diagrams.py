@@ -153,3 +153,22 @@ def test_rows_of_panels_and_unknown_models():
     assert two_rows.get_size_inches()[1] > one_row.get_size_inches()[1]
     with pytest.raises(TypeError, match="no diagram for Linear"):
         diagrams.draw(nn.Linear(2, 2))
+
+
+def test_mixtures_of_experts_draw_every_expert_gate_and_tower():
+    from mtl_ref.models import MMoE, PLE, cgc, omoe, shared_bottom
+
+    tasks = ["y1", "y2"]
+    mmoe = drawn(MMoE(10, tasks, 4, [6], [3]))
+    assert count(mmoe, "expert:0:") == 4 and count(mmoe, "gate:") == 2 and count(mmoe, "tower:") == 2
+    one = drawn(omoe(10, tasks, 4, [6], [3]))
+    assert count(one, "expert:") == 4 and count(one, "gate:") == 1
+    bottom = drawn(shared_bottom(10, tasks, [6], [3]))
+    assert count(bottom, "expert:") == 1 and count(bottom, "gate:") == 0
+    ple = PLE(10, tasks, 2, 1, 2, [6], [3])
+    fig = drawn(ple)
+    assert count(fig, "expert:0:") == count(fig, "expert:1:") == 2 * 1 + 2
+    assert count(fig, "gate:0:") == 3 and count(fig, "gate:1:") == 2  # the shared gate only below the last level
+    assert count(drawn(cgc(10, tasks, 1, 2, [6], [3])), "gate:") == 2
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert f"{count_parameters(ple.levels[0].experts) // 4:,} par." in texts
