@@ -1,8 +1,9 @@
 """Architecture diagrams drawn from the models themselves, so that a picture cannot drift from the code.
 
-:func:`draw` walks a multi-task model (its trunk, heads, task networks, mixing units or attention modules) and
+:func:`draw` walks a multi-task model (its trunk, heads, task networks, mixing units, attention modules, or its
+experts and gates) and
 draws one box per layer stage, labelled with what the stage computes and how many parameters it holds; shared parts
-are grey, task-specific parts take the task's colour (:func:`mtl_ref.plots.color`). :func:`draw_side_by_side` puts
+are white, task-specific parts take the task's colour (:func:`mtl_ref.plots.color`). :func:`draw_side_by_side` puts
 several models next to each other, and :func:`draw_cross_stitch_unit` draws one mixing unit with its α.
 
 Every box carries a ``gid`` naming what it stands for (``"trunk:0"``, ``"head:left:0"``, ``"stitch:3"``, …), so
