@@ -108,3 +108,15 @@ class Gates(nn.Module):
 
     def forward(self, x: Tensor, each: bool = False) -> Tensor:
         return torch.softmax(self.logits(x, each), dim=-1)
+
+
+def tower_outputs(towers: StackedMLP, h: Tensor, task_names: Sequence[str],
+                  task: str | None = None) -> dict[str, Tensor] | Tensor:
+    """Each task's tower on its row of ``h`` ``(B, T, in)``: ``{task: (B, out)}``, or the one ``task``'s output."""
+    if task is not None and task not in task_names:
+        raise KeyError(f"unknown task {task!r}; the model's tasks are {list(task_names)}")
+    y = towers(h, each=True)  # (B, T, out)
+    if task is not None:
+        return y[..., list(task_names).index(task), :]
+    return {t: y[..., k, :] for k, t in enumerate(task_names)}
+

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import MultiTaskModel
-from .experts import Gates, expert_bank, towers
+from .experts import Gates, expert_bank, tower_outputs, towers
 
 
 class MMoE(MultiTaskModel):
@@ -57,12 +57,7 @@ class MMoE(MultiTaskModel):
         e = self.experts(x)  # (B, n, h)
         mixed = torch.einsum("...bkn,...bnh->...bkh", self.gate_weights(x), e)  # (B, T, h)
         self.representation = mixed
-        y = self.towers(mixed, each=True)  # (B, T, out)
-        if task is not None:
-            if task not in self.task_names:
-                raise KeyError(f"unknown task {task!r}; the model's tasks are {self.task_names}")
-            return y[..., self.task_names.index(task), :]
-        return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
+        return tower_outputs(self.towers, mixed, self.task_names, task)
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """The parameters every task uses: the experts, and OMoE's single gate (MMoE's gates are per task)."""

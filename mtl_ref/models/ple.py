@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from .base import MultiTaskModel
-from .experts import Gates, StackedMLP, expert_bank, towers
+from .experts import Gates, StackedMLP, expert_bank, tower_outputs, towers
 
 
 class ExtractionLevel(nn.Module):
@@ -114,12 +114,7 @@ class PLE(MultiTaskModel):
     def forward(self, x: Tensor, task: str | None = None) -> dict[str, Tensor] | Tensor:
         h = self.levels[-1](self.level_inputs(x)[-1], first=len(self.levels) == 1)  # (B, T, h)
         self.representation = h
-        y = self.towers(h, each=True)
-        if task is not None:
-            if task not in self.task_names:
-                raise KeyError(f"unknown task {task!r}; the model's tasks are {self.task_names}")
-            return y[..., self.task_names.index(task), :]
-        return {t: y[..., k, :] for k, t in enumerate(self.task_names)}
+        return tower_outputs(self.towers, h, self.task_names, task)
 
     def shared_parameters(self) -> list[nn.Parameter]:
         """Every level before the last (they feed the shared gate), and the last level's shared experts.
