@@ -28,6 +28,7 @@ from .models import (MTAN, ConcatConditioned, CrossStitch, CrossStitchUnit, FiLM
 from .models.experts import StackedMLP
 from .models.mmoe import MMoE
 from .models.ple import PLE
+from .models.shallow_tower import ShallowTower
 from .models.dense import DenseHead
 from .plots import color
 
@@ -450,6 +451,11 @@ def _mixture(c: _Canvas, model: MMoE | PLE, x0: float) -> float:
          for lv in model.levels]
     y, right = 0.0, x0
     inputs = None  # the x positions (per task, and shared) the next level's experts read
+    if isinstance(model, MMoE) and model.bottom is not None:  # YouTube's ranker: experts on a shared hidden layer
+        centre = x0 + (model.experts.count - 1) * (0.95 + 0.1) / 2  # under the row of experts
+        xs, top = _expert_row(c, centre, y, [(None, 1, "shared")], model.bottom, "bottom", "shared bottom")
+        _input(c, xs, y)
+        inputs, y = {None: (xs[0], top)}, top + 0.45
     for j, (bank, groups, gating) in enumerate(levels):
         bottom = isinstance(model, MMoE) and model.gates is None
         xs, top = _expert_row(c, x0, y, groups, bank, f"expert:{j}", "shared bottom" if bottom else "expert")
@@ -507,7 +513,23 @@ def _mixture(c: _Canvas, model: MMoE | PLE, x0: float) -> float:
     return max(right, tower_xs[-1] + 0.6)
 
 
+def _shallow_tower(c: _Canvas, model: ShallowTower, x0: float) -> float:
+    """The main model, and beside it the shallow tower on the bias features, whose logit is added in training only."""
+    right = _drawer(model.main)(c, model.main, x0)
+    top = c.row_top - c.dy
+    x = right + 0.9
+    biased = ", ".join(model.biased) or "none"
+    box = c.box(x, top - 0.9, 1.3, f"shallow tower\n{model.bias_dim}→{len(model.biased)}\n"
+                f"{count_parameters(model) - count_parameters(model.main):,} par.", dashed=True, gid="shallow")
+    c.text(x, box[1] - 0.45, "bias features\n(position, device)")
+    c.arrow((x, box[1] - 0.3), (x, box[1]))
+    c.arrow((x, box[3]), (x, box[3] + 0.25), dashed=True)
+    c.text(x, box[3] + 0.5, f"+ logit of {biased}\n(training only)")
+    return x + 0.75
+
+
 _DRAWERS: list[tuple[type, Callable[[_Canvas, nn.Module, float], float]]] = [
+    (ShallowTower, _shallow_tower),
     (SoftSharing, _soft_sharing), (Sluice, _mixed), (CrossStitch, _mixed), (MTAN, _mtan),
     (HardSharing, _hard_sharing), (Independent, _independent), (ConcatConditioned, _conditioned),
     (FiLMConditioned, _conditioned), (MMoE, _mixture), (PLE, _mixture),

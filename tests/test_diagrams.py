@@ -172,3 +172,13 @@ def test_mixtures_of_experts_draw_every_expert_gate_and_tower():
     assert count(drawn(cgc(10, tasks, 1, 2, [6], [3])), "gate:") == 2
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert f"{count_parameters(ple.levels[0].experts) // 4:,} par." in texts
+
+
+def test_ranker_draws_its_shared_bottom_and_shallow_tower():
+    from mtl_ref.models import MMoE, ShallowTower
+
+    ranker = MMoE(10, ["click", "like"], 3, [6], [3], bottom=[8])
+    fig = drawn(ShallowTower(ranker, 10, 5, biased=["click"]))
+    assert count(fig, "bottom:") == 1 and count(fig, "expert:0:") == 3 and count(fig, "shallow") == 1
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "+ logit of click" in texts and "5→1" in texts

@@ -59,6 +59,22 @@ def test_mmoe_shapes_and_gates(one_gate):
         model(x, task="z")
 
 
+def test_mmoe_on_a_shared_bottom_feeds_experts_and_gates_the_bottom_layer():
+    """YouTube's ranker (Zhao et al. 2019, Fig. 2b): the experts and the gates read a shared hidden layer."""
+    model = MMoE(8, TASKS, num_experts=3, expert=[6], tower=[5], bottom=[10])
+    plain = MMoE(10, TASKS, num_experts=3, expert=[6], tower=[5])
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("bottom.")})
+    x = torch.randn(7, 8)
+    hidden = torch.relu(x @ model.bottom.weights[0][0] + model.bottom.biases[0][0])
+    out, expected = model(x), plain(hidden)
+    for t in TASKS:
+        torch.testing.assert_close(out[t], expected[t])
+    torch.testing.assert_close(model.gate_weights(x), plain.gate_weights(hidden))
+    shared = {id(p) for p in model.shared_parameters()}
+    assert all(id(p) in shared for p in model.bottom.parameters())
+    assert count_parameters(model) == count_parameters(plain) + 8 * 10 + 10
+
+
 def test_mmoe_with_one_expert_equals_shared_bottom():
     mmoe = MMoE(8, ["a", "b"], num_experts=1, expert=[6, 5], tower=[4])
     sb = HardSharing(mlp([8, 6, 5], last_activation=True), {t: mlp([5, 4, 1]) for t in ["a", "b"]})
