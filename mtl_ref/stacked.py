@@ -18,7 +18,6 @@ are scored once, with the kept weights.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,11 +28,10 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .data.tensors import MultiTaskData
 from .models.base import MultiTaskModel
+from .stacked_adam import BestWeights, StackedAdam
 from .tasks import Task
 
 TaskData = Mapping[str, MultiTaskData]
-BETAS = (0.9, 0.999)
-EPS = 1e-8
 
 
 @dataclass
@@ -136,10 +134,7 @@ def fit_stacked(models: Sequence[nn.Module], tasks: Sequence[Task], train: Seque
     device = next(iter(train[0].values())).device
     params, buffers = stack_module_state(list(models))
     rates = [_learning_rates(model, r) for model, r in zip(models, lrs)]
-    step_size = {k: torch.tensor([r[k] for r in rates], device=device).view(-1, *[1] * (v.dim() - 1))
-                 for k, v in params.items()}
-    exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
-    exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
+    adam = StackedAdam(params, {k: torch.tensor([r[k] for r in rates], device=device) for k in params})
     base = copy.deepcopy(models[0]).to("meta")
 
     def forward(name: str):
@@ -153,9 +148,7 @@ def fit_stacked(models: Sequence[nn.Module], tasks: Sequence[Task], train: Seque
     val_initial = _losses(batched, [params] * len(tasks), buffers, tasks, val)
     reference = torch.as_tensor(val_initial, device=device)
     slots = len(tasks) if per_task else 1
-    kept = [{k: v.detach().clone() for k, v in params.items()} for _ in range(slots)]
-    best_score = torch.full((count, slots), float("inf"), device=device)
-    best_block = torch.zeros((count, slots), dtype=torch.long)
+    best = [BestWeights(params) for _ in range(slots)]
     val_record = []
     for step in range(1, steps + 1):
         total = torch.zeros((), device=device)
@@ -165,26 +158,16 @@ def fit_stacked(models: Sequence[nn.Module], tasks: Sequence[Task], train: Seque
                                for n, g in zip(sizes, generators)])
             prediction = batched[t.name](params, buffers, x[rows, idx])
             total = total + per_member_loss[t.name](prediction.float(), y[rows, idx]).sum()
-        grads = torch.autograd.grad(total, list(params.values()))
-        with torch.no_grad():
-            correction1, correction2 = 1 - BETAS[0] ** step, math.sqrt(1 - BETAS[1] ** step)
-            for (k, p), g in zip(params.items(), grads):
-                exp_avg[k].lerp_(g, 1 - BETAS[0])
-                exp_avg_sq[k].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
-                p.sub_(step_size[k] / correction1 * exp_avg[k] / (exp_avg_sq[k].sqrt() / correction2 + EPS))
+        adam.step(params, dict(zip(params, torch.autograd.grad(total, list(params.values())))))
         if step % eval_every == 0 or step == steps:
             val_record.append(_losses(batched, [params] * len(tasks), buffers, tasks, val))
             relative = torch.as_tensor(val_record[-1], device=device) / reference
             score = relative if per_task else relative.mean(dim=1, keepdim=True)
-            better = score < best_score  # NaN never is
-            best_score = torch.where(better, score, best_score)
-            best_block[better.cpu()] = len(val_record) - 1
-            with torch.no_grad():
-                for slot in range(slots):
-                    for k, v in params.items():
-                        mask = better[:, slot].view(-1, *[1] * (v.dim() - 1))
-                        kept[slot][k] = torch.where(mask, v, kept[slot][k])
+            for slot, keeper in enumerate(best):
+                keeper.offer(params, score[:, slot], len(val_record) - 1)
+    kept = [keeper.kept for keeper in best]
     test_loss = _losses(batched, kept if per_task else kept * len(tasks), buffers, tasks, test)
+    best_block = torch.stack([keeper.at for keeper in best], dim=1)
     return StackedHistory([t.name for t in tasks], val_initial, np.stack(val_record, axis=1),
                           best_block.expand(count, len(tasks)).numpy().copy(), test_loss,
                           {k: v.detach() for k, v in params.items()})

@@ -16,7 +16,6 @@ test curve is for plotting only); each member keeps the weights with the lowest 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,10 +25,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state
 
+from .stacked_adam import BestWeights, StackedAdam
 from .tasks import Task
 
-BETAS = (0.9, 0.999)
-EPS = 1e-8
 ELEMENTWISE = {"regression": lambda p, y: F.mse_loss(p, y, reduction="none"),
                "binary": lambda p, y: F.binary_cross_entropy_with_logits(p, y, reduction="none")}
 
@@ -128,9 +126,7 @@ def fit_members(base: nn.Module, params: Mapping[str, Tensor], tasks: Sequence[T
     if len(lrs) != count:
         raise ValueError(f"{len(lrs)} learning rates for {count} members")
     params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    step_size = {k: lrs.view(-1, *[1] * (v.dim() - 1)) for k, v in params.items()}
-    exp_avg = {k: torch.zeros_like(v) for k, v in params.items()}
-    exp_avg_sq = {k: torch.zeros_like(v) for k, v in params.items()}
+    adam = StackedAdam(params, lrs)
     g = torch.Generator(device=train.x.device).manual_seed(seed)
     rows = torch.arange(count, device=train.x.device)[:, None]
 
@@ -138,35 +134,20 @@ def fit_members(base: nn.Module, params: Mapping[str, Tensor], tasks: Sequence[T
         return member_losses(tasks, predict(base, params, split.x), split.y)
 
     reference = evaluate(val)
-    kept = {k: v.detach().clone() for k, v in params.items()}
-    best_score = torch.full((count,), float("inf"), device=train.x.device)
-    best = torch.zeros(count, dtype=torch.long)
+    best = BestWeights(params)
     record_steps, vals, tests = [], [], []
     for step in range(1, steps + 1):
         idx = torch.randint(n, (count, batch_size), device=train.x.device, generator=g)
         out = functional_call(base, params, (train.x[rows, idx],))
         loss = member_losses(tasks, out, {t: y[rows, idx] for t, y in train.y.items()}).sum()
-        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        with torch.no_grad():
-            c1, c2 = 1 - BETAS[0] ** step, math.sqrt(1 - BETAS[1] ** step)
-            for (k, p), grad in zip(params.items(), grads):
-                if grad is None:  # a parameter no task reads (an empty tower)
-                    continue
-                exp_avg[k].lerp_(grad, 1 - BETAS[0])
-                exp_avg_sq[k].mul_(BETAS[1]).addcmul_(grad, grad, value=1 - BETAS[1])
-                p.sub_(step_size[k] / c1 * exp_avg[k] / (exp_avg_sq[k].sqrt() / c2 + EPS))
+        # A parameter no task reads (an empty tower) gets no gradient and stays as it is.
+        adam.step(params, dict(zip(params, torch.autograd.grad(loss, list(params.values()), allow_unused=True))))
         if step % eval_every == 0 or step == steps:
             v, t = evaluate(val), evaluate(test)
             record_steps.append(step)
             vals.append(v)
             tests.append(t)
-            score = (v / reference).mean(1)
-            better = score < best_score  # NaN never is
-            best_score = torch.where(better, score, best_score)
-            best[better.cpu()] = len(vals) - 1
-            with torch.no_grad():
-                for k, p in params.items():
-                    kept[k] = torch.where(better.view(-1, *[1] * (p.dim() - 1)), p, kept[k])
+            best.offer(params, (v / reference).mean(1), len(vals) - 1)
     return MembersHistory([t.name for t in tasks], np.array(record_steps), reference.cpu().numpy(),
-                          torch.stack(vals, 1).cpu().numpy(), torch.stack(tests, 1).cpu().numpy(), best.numpy(),
-                          kept, {k: v.detach() for k, v in params.items()})
+                          torch.stack(vals, 1).cpu().numpy(), torch.stack(tests, 1).cpu().numpy(), best.at.numpy(),
+                          best.kept, {k: v.detach() for k, v in params.items()})

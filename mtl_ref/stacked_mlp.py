@@ -35,6 +35,7 @@ from torch.func import stack_module_state
 
 from .data.tensors import MultiTaskData
 from .models.hard_sharing import HardSharing
+from .stacked_adam import BestWeights, StackedAdam
 
 
 @dataclass(frozen=True)
@@ -151,15 +152,12 @@ def fit_stacked(
     weights = [1.0] * len(names) if task_weights is None else list(task_weights)
     if len(weights) != len(names):
         raise ValueError(f"one weight per task is needed, got {len(weights)} for {len(names)} tasks")
-    rate = torch.as_tensor(lr, dtype=torch.float32, device=device).expand(count)
     free = [k for k in stack.params if trainable(k)]
     params = {k: v.clone().requires_grad_(k in free) for k, v in stack.params.items()}
-    moments = {k: (torch.zeros_like(params[k]), torch.zeros_like(params[k])) for k in free}
+    adam = StackedAdam({k: params[k] for k in free}, lr, betas=betas, eps=eps)
     gen = torch.Generator(device=device).manual_seed(seed)
     initial = stack.mse(val, names) if restore_best else None
-    best_score = torch.full((count,), float("inf"), device=device)
-    best_step = torch.full((count,), steps, device=device)
-    kept = dict(stack.params)
+    best = BestWeights(stack.params, at=steps)
     for step in range(1, steps + 1):
         idx = (torch.rand(count, len(names), batch_size, generator=gen, device=device) * train.n[:, None, None]).long()
         x = train.x.gather(2, idx[..., None].expand(-1, -1, -1, dim))
@@ -167,20 +165,10 @@ def fit_stacked(
         loss = sum(weights[t] * (stack.forward(params, x[:, t], name) - y[:, t]).square().mean()
                    for t, name in enumerate(names))
         grads = torch.autograd.grad(loss * count, [params[k] for k in free])  # each model: its own mean losses
-        with torch.no_grad():
-            for k, g in zip(free, grads):
-                m, v = moments[k]
-                m.lerp_(g, 1 - betas[0])
-                v.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
-                size = (rate / (1 - betas[0] ** step)).view(-1, *[1] * (g.dim() - 1))
-                params[k] -= size * m / ((v / (1 - betas[1] ** step)).sqrt() + eps)
+        adam.step(params, dict(zip(free, grads)))
         if restore_best and (step % eval_every == 0 or step == steps):
             current = {k: v.detach() for k, v in params.items()}
-            score = (stack.mse(val, names, current) / initial).mean(1)
-            better = score < best_score
-            kept = {k: torch.where(better.view(-1, *[1] * (v.dim() - 1)), v, kept[k]) for k, v in current.items()}
-            best_score = torch.where(better, score, best_score)
-            best_step = torch.where(better, torch.full_like(best_step, step), best_step)
+            best.offer(current, (stack.mse(val, names, current) / initial).mean(1), step)
     last = {k: v.detach() for k, v in params.items()}
-    stack.params = kept if restore_best else last
-    return Fitted(best_step, last)
+    stack.params = best.kept if restore_best else last
+    return Fitted(best.at, last)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..stacked_adam import BestWeights
+
 Params = dict[str, Tensor]
 
 
@@ -75,10 +77,8 @@ def fit_stacked_params(
         raise ValueError(f"steps must be >= 1, got {steps}")
     live = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     count = next(iter(live.values())).shape[0]
-    opt = torch.optim.Adam(live.values(), lr=lr)
-    kept = {k: v.detach().clone() for k, v in live.items()}
-    best = torch.full((count,), float("inf"))
-    best_step = torch.zeros(count, dtype=torch.long)
+    opt = torch.optim.Adam(live.values(), lr=lr)  # one rate for every model: torch's Adam is the stacked Adam
+    best = BestWeights(live)
     for step in range(1, steps + 1):
         per_model = loss(live, step)
         if per_model.shape != (count,):
@@ -88,16 +88,10 @@ def fit_stacked_params(
         opt.step()
         if val is not None and (step % eval_every == 0 or step == steps):
             with torch.no_grad():
-                score = val(live)
-                better = score < best
-                best = torch.where(better, score, best)
-                best_step[better] = step
-                for k, v in live.items():
-                    kept[k] = torch.where(better.view(-1, *[1] * (v.dim() - 1)), v.detach(), kept[k])
+                best.offer(live, val(live), step)
     if val is None:
-        kept = {k: v.detach().clone() for k, v in live.items()}
-        best_step[:] = steps
-    return StackedFit(kept, best_step)
+        return StackedFit({k: v.detach().clone() for k, v in live.items()}, torch.full((count,), steps))
+    return StackedFit(best.kept, best.at)
 
 
 def linear_probe_r2(features: Tensor, target: Tensor, test_features: Tensor, test_target: Tensor,
