@@ -4,7 +4,9 @@
 experts and gates) and
 draws one box per layer stage, labelled with what the stage computes and how many parameters it holds; shared parts
 are white, task-specific parts take the task's colour (:func:`mtl_ref.plots.color`). :func:`draw_side_by_side` puts
-several models next to each other, and :func:`draw_cross_stitch_unit` draws one mixing unit with its α.
+several models next to each other, :func:`draw_cross_stitch_unit` draws one mixing unit with its α, and
+:func:`draw_domain_adversarial` a feature extractor with a label predictor and a domain classifier behind a
+gradient-reversal layer.
 
 Every box carries a ``gid`` naming what it stands for (``"trunk:0"``, ``"head:left:0"``, ``"stitch:3"``, …), so
 tests can count what was drawn against the model. Data flow from the bottom (input) to the top (predictions).
@@ -573,6 +575,42 @@ def draw_side_by_side(models: Mapping[str, nn.Module], columns: int | None = Non
 def draw(model: nn.Module, title: str | None = None) -> Figure:
     """The diagram of one model (titled ``title``, or by its class name); returns the figure."""
     return draw_side_by_side({title or type(model).__name__: model})
+
+
+def draw_domain_adversarial(features: nn.Module, label: nn.Module, domain: nn.Module,
+                            title: str = "domain-adversarial network") -> Figure:
+    """A domain-adversarial network (Ganin & Lempitsky 2015, Fig. 1): the feature extractor (white, shared), the
+    label predictor on it, and the domain classifier behind a gradient-reversal layer, which passes the features
+    on unchanged and multiplies the gradient that flows back by −λ (the dashed arrow). Returns the figure."""
+    c = _Canvas()
+    w = 1.6
+    x_label, x_domain = w / 2, w / 2 + w + 0.35
+    x_features = (x_label + x_domain) / 2
+    extractor = [Stage(f"feature extractor: {s.label}", s.params) for s in stages(features)]
+    trunk = _column(c, x_features, 0.0, extractor, BOX_W, None, "features")
+    _input(c, [x_features], 0.0, "input x: labelled source rows and unlabelled target rows")
+    top = trunk[-1][3]
+    y = top + 0.35
+    heads = [Stage(f"label predictor: {s.label}", s.params) for s in stages(label)]
+    label_boxes = _column(c, x_label, y, heads, w, color("label"), "label")
+    c.arrow((x_features, top), (x_label, label_boxes[0][1]), colour=color("label"))
+    text = "gradient reversal R_λ\nforward: h ↦ h\nbackward: gradient × (−λ)"
+    reversal = c.box(x_domain, y + c.height(text, w) / 2, w, text, None, gid="reversal", dashed=True)
+    c.arrow((x_features, top), (x_domain, reversal[1]))
+    classifier = [Stage(f"domain classifier: {s.label}", s.params) for s in stages(domain)]
+    domain_boxes = _column(c, x_domain, reversal[3] + GAP, classifier, w, color("domain"), "domain")
+    c.arrow((x_domain, reversal[3]), (x_domain, domain_boxes[0][1]), colour=color("domain"))
+    mid = (trunk[-1][1] + trunk[-1][3]) / 2
+    c.arrow((reversal[2], (reversal[1] + reversal[3]) / 2), (trunk[-1][2], mid), colour=color("domain"),
+            dashed=True, rad=-0.45, gid="reversed-gradient")
+    c.text(reversal[2] - 0.35, trunk[-1][1] - 0.08, "backward: −λ ∂L_d/∂h", color=color("domain"))
+    for x, boxes, name, text in ((x_label, label_boxes, "label", "ŷ: class (source rows, loss L_y)"),
+                                 (x_domain, domain_boxes, "domain", "d̂: source or target (loss L_d)")):
+        c.arrow((x, boxes[-1][3]), (x, boxes[-1][3] + 0.25), colour=color(name))
+        c.text(x, boxes[-1][3] + 0.36, text, color=color(name))
+    params = sum(count_parameters(m) for m in (features, label, domain))
+    c.text(x_features, c.row_top + 0.3, f"{title}\n{params:,} parameters", size=FONT + 1.5, weight="bold")
+    return c.finish()
 
 
 def draw_cross_stitch_unit(unit: CrossStitchUnit, task_names: Sequence[str]) -> Figure:

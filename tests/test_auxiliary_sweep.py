@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mtl_ref.auxiliary import (choose_weight, fit_stacked_params, head_mse, linear_probe_accuracy, linear_probe_r2,
-                               main_loss, run_mlp, stack_splits, stacked_mlp, sweep_helper_weight, symmetry_hint,
-                               trunk)
+                               main_loss, member_module, run_mlp, stack_splits, stacked_mlp, sweep_helper_weight,
+                               symmetry_hint, trunk)
 from mtl_ref.data.auxiliary import related_tasks, symmetric_target
 
 
@@ -24,6 +24,19 @@ def test_stacked_mlp_matches_separate_linear_layers() -> None:
         run_mlp(params, "other", x)
     with pytest.raises(ValueError, match="layer sizes"):
         stacked_mlp(2, [3], "net")
+
+
+def test_member_module_computes_what_run_mlp_computes_for_that_member() -> None:
+    params = stacked_mlp(3, [4, 5, 2], "net", torch.Generator().manual_seed(0))
+    x = torch.randn(3, 7, 4)
+    out = run_mlp(params, "net", x)
+    for m in range(3):
+        assert torch.allclose(member_module(params, "net", m)(x[m]), out[m], atol=1e-6)
+    last = member_module(params, "net", 1, last=torch.nn.Sigmoid())
+    assert torch.allclose(last(x[1]), torch.sigmoid(out[1]), atol=1e-6)
+    assert sum(p.numel() for p in last.parameters()) == 4 * 5 + 5 + 5 * 2 + 2
+    with pytest.raises(KeyError, match="no layers"):
+        member_module(params, "other")
 
 
 def test_fit_stacked_params_trains_each_model_on_its_own_loss_and_keeps_its_best() -> None:

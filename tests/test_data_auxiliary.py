@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from mtl_ref.data import (admissions, intermediate_feature, low_rank_inputs, noisy_feature, nuisance_attribute,
-                          quantised_target, rare_feature, related_tasks, rotate, rotated_moons, symmetric_target,
-                          two_moons)
+                          other_objects, quantised_target, rare_feature, related_tasks, rotate, rotated_moons,
+                          symmetric_target, two_moons)
 
 SIZES = {"train": 50, "val": 20, "test": 30}
-GENERATORS = [related_tasks, symmetric_target, intermediate_feature, rare_feature, quantised_target,
+GENERATORS = [related_tasks, symmetric_target, intermediate_feature, rare_feature, other_objects, quantised_target,
               lambda s, seed: noisy_feature(s, seed, feature_noise=0.5), low_rank_inputs, admissions]
 
 
@@ -59,6 +59,20 @@ def test_rare_feature_is_zero_where_the_object_is_absent() -> None:
     assert d["present"].mean().item() == pytest.approx(0.1, abs=0.02)
     assert torch.all(d["x"][absent, 10:20] == 0) and torch.all(d["aux"][absent] == 0)
     assert d["x"].shape == (4000, 20)
+
+
+def test_other_objects_share_one_detector_and_are_labelled_only_where_present() -> None:
+    d = other_objects({"train": 4000}, 0, d=10, d_small=10, rate=0.2, n_other=6, noise=0.0)["train"]
+    absent = d["present"] == 0
+    assert d["present"].mean().item() == pytest.approx(0.2, abs=0.03)
+    assert torch.all(d["x"][absent, 10:] == 0) and torch.all(d["aux"][absent] == 0)
+    assert torch.all(d["signal"][absent] == 0)
+    z = torch.tanh(2 * d["x"][:, 10:] @ d["basis"])  # the shared detector's features
+    both = torch.cat([d["signal"][:, None], d["aux"]], 1)  # the main kind's score and the other kinds' labels
+    assert torch.allclose(z @ torch.linalg.lstsq(z, both).solution, both, atol=1e-4)
+    design = torch.cat([d["x"][:, :10], d["signal"][:, None]], 1)  # y = x·w + effect·s, exactly without noise
+    assert torch.allclose(design @ torch.linalg.lstsq(design, d["y"][:, None]).solution, d["y"][:, None], atol=1e-4)
+    assert d["aux"].shape == (4000, 6) and torch.allclose(d["basis"].T @ d["basis"], torch.eye(3), atol=1e-5)
 
 
 def test_quantised_target_is_the_sign_of_the_helper() -> None:

@@ -182,3 +182,16 @@ def test_ranker_draws_its_shared_bottom_and_shallow_tower():
     assert count(fig, "bottom:") == 1 and count(fig, "expert:0:") == 3 and count(fig, "shallow") == 1
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     assert "+ logit of click" in texts and "5→1" in texts
+
+
+def test_domain_adversarial_draws_the_reversal_between_features_and_domain_classifier():
+    from mtl_ref.auxiliary import member_module, stacked_mlp
+
+    params = stacked_mlp(2, [2, 15], "f") | stacked_mlp(2, [15, 1], "y") | stacked_mlp(2, [15, 8, 1], "d")
+    parts = (member_module(params, "f", last=nn.Sigmoid()), member_module(params, "y"), member_module(params, "d"))
+    fig = diagrams.draw_domain_adversarial(*parts, "DANN")
+    assert count(fig, "features:") == 1 and count(fig, "label:") == 1 and count(fig, "domain:") == 2
+    assert count(fig, "reversal") == 1 and count(fig, "reversed-gradient") == 1
+    texts = " ".join(" ".join(t.get_text().split()) for t in fig.axes[0].texts)  # one line, wrapping undone
+    assert f"DANN {sum(count_parameters(p) for p in parts):,} parameters" in texts
+    assert "feature extractor: linear 2→15 · sigmoid" in texts and "domain classifier: linear 15→8 · tanh" in texts

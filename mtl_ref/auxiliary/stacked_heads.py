@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..stacked_adam import BestWeights
 
@@ -48,6 +48,24 @@ def run_mlp(params: Params, prefix: str, x: Tensor, activation: Callable[[Tensor
         if i < layers - 1:
             x = activation(x)
     return x
+
+
+def member_module(params: Params, prefix: str, index: int = 0, activation: type[nn.Module] = nn.Tanh,
+                  last: nn.Module | None = None) -> nn.Sequential:
+    """Model ``index`` of the stacked MLP ``prefix`` as an ``nn.Sequential`` of ``nn.Linear`` layers with the same
+    weights (``activation`` between layers as in :func:`run_mlp`, then ``last`` if given), e.g. to draw it."""
+    layers: list[nn.Module] = []
+    count = sum(1 for k in params if k.startswith(f"{prefix}.") and k.endswith(".weight"))
+    if count == 0:
+        raise KeyError(f"no layers named {prefix!r}.* among {sorted(params)}")
+    for i in range(count):
+        weight, bias = params[f"{prefix}.{i}.weight"][index], params[f"{prefix}.{i}.bias"][index, 0]
+        linear = nn.Linear(*weight.shape)
+        with torch.no_grad():
+            linear.weight.copy_(weight.T)
+            linear.bias.copy_(bias)
+        layers += [linear] + ([activation()] if i < count - 1 else [])
+    return nn.Sequential(*layers, *([last] if last is not None else []))
 
 
 @dataclass(frozen=True)

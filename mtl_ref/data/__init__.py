@@ -1,7 +1,7 @@
 """Data sets with embedded defaults (generated or bundled), and loaders for the real ones."""
 
-from .auxiliary import (admissions, intermediate_feature, low_rank_inputs, noisy_feature, quantised_target,
-                        rare_feature, related_tasks, symmetric_target)
+from .auxiliary import (admissions, intermediate_feature, low_rank_inputs, noisy_feature, other_objects,
+                        quantised_target, rare_feature, related_tasks, symmetric_target)
 from .census import census_income, read_census_file
 from .correlated import CorrelatedRegression
 from .domains import nuisance_attribute, rotate, rotated_moons, two_moons
@@ -18,6 +18,6 @@ from .tensors import MultiTaskData, train_test_split
 
 __all__ = ["MultiTaskData", "train_test_split", "CorrelatedRegression", "eavesdropping", "multidigits", "multimnist",
            "read_idx", "synthscenes", "nyuv2", "ScaledTanh", "noisy_regression", "related_tasks", "symmetric_target",
-           "intermediate_feature", "rare_feature", "quantised_target", "noisy_feature", "low_rank_inputs",
+           "intermediate_feature", "rare_feature", "other_objects", "quantised_target", "noisy_feature", "low_rank_inputs",
            "admissions", "two_moons", "rotate", "rotated_moons", "nuisance_attribute", "HelperTasks", "TaskClusters",
            "census_income", "read_census_file", "RecsysLog"]

@@ -97,6 +97,34 @@ def rare_feature(sizes: Mapping[str, int], seed: int, d: int = 10, d_small: int 
     return _splits(sizes, draw, gen)
 
 
+def other_objects(sizes: Mapping[str, int], seed: int, d: int = 5, d_small: int = 20, k: int = 3,
+                  n_other: int = 12, rate: float = 0.3, effect: float = 2.0, noise: float = 0.1) -> Splits:
+    """Small objects read by one shared detector, and extra labels for the kinds the main task does not ask about.
+
+    The ``d_small`` inputs of the small-object region are zero except in a fraction ``rate`` of rows; there, kind
+    ``j`` of object scores ``c_j·tanh(2 x_s U)``, with the detector ``U`` (``d_small`` × ``k``, orthonormal,
+    ``"basis"``) shared by every kind. The main target is ``y = x·w + effect·s + ε`` with ``s`` the score of the
+    one kind it cares about (``"signal"``, 0 where the region is empty); the helper (``"aux"``, ``n_other``
+    columns) is the scores of the other kinds, the labels a team would pay annotators for: they say nothing about
+    ``y`` directly but, on the same rows, teach where ``U`` lies (Caruana 1997).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, generator=gen) / math.sqrt(d)
+    u = _directions(gen, d_small, k)
+    a, c = torch.randn(k, generator=gen) / math.sqrt(k), torch.randn(k, n_other, generator=gen) / math.sqrt(k)
+
+    def draw(n: int, g: torch.Generator) -> dict[str, Tensor]:
+        x = torch.randn(n, d + d_small, generator=g)
+        r = (torch.rand(n, generator=g) < rate).float()
+        x[:, d:] *= r[:, None]
+        z = torch.tanh(2 * x[:, d:] @ u)  # the shared detector's k features, 0 where the region is empty
+        s = z @ a
+        y = x[:, :d] @ w + effect * s + noise * torch.randn(n, generator=g)
+        return {"x": x, "y": y, "aux": z @ c + noise * torch.randn(n, n_other, generator=g) * r[:, None],
+                "signal": s, "present": r, "basis": u}
+    return _splits(sizes, draw, gen)
+
+
 def quantised_target(sizes: Mapping[str, int], seed: int, d: int = 10, k: int = 3) -> Splits:
     """A binary main target cut from a graded one: ``z = Σ_j tanh(2 x·u_j)`` over ``k`` directions, ``y = 1[z > 0]``;
     the helper is ``z`` itself (Caruana's quantisation smoothing)."""
