@@ -14,6 +14,7 @@ from mtl_ref.relations import (Rows, beam_grouping, choose_groups, cosine_matrix
                                fit_groups, gradient_cosine, group_tensor, group_values, grouping_score, init_nets,
                                lookahead_affinity, pair_gains, predict, random_grouping, subsets, task_gradients,
                                task_mse)
+from mtl_ref.relations.group_training import _affinities, slot_gradients
 
 
 def scalar_problem(theta: float = 0.0):
@@ -275,3 +276,34 @@ def test_group_tensor_and_fit_groups_check_their_inputs():
     params = init_nets(1, 6, 4, 3)
     with pytest.raises(ValueError, match="instance"):
         fit_groups(params, group_tensor([(0,)], 3), torch.tensor([5]), train, val, steps=1, batch_size=2)
+
+
+def test_slot_gradients_match_the_vector_jacobian_product_with_one_hot_cotangents():
+    torch.manual_seed(0)
+    params = init_nets(3, 5, 7, 6, depth=2, seed=1)
+    groups = torch.tensor([[0, 2, 4], [1, 3, 5], [5, 0, 2]])
+    x, y = torch.randn(3, 3, 11, 5), torch.randn(3, 3, 11)
+    shared = {k: v for k, v in params.items() if k.startswith("trunk.")}
+    heads = {k: v for k, v in params.items() if not k.startswith("trunk.")}
+    losses, grads = slot_gradients(params, x, y, groups)
+    want_losses, want = task_gradients(lambda trunk: task_mse({**trunk, **heads}, x, y, groups), shared)
+    torch.testing.assert_close(losses, want_losses)
+    assert list(grads) == list(want)
+    for name in want:
+        torch.testing.assert_close(grads[name], want[name])
+
+
+def test_recorded_affinities_match_the_generic_lookahead_and_cosine():
+    params = init_nets(2, 4, 6, 5, depth=2, seed=3)
+    groups = torch.tensor([[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]])
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 5, 9, 4, generator=g), torch.randn(2, 5, 9, generator=g)
+    shared = {k: v for k, v in params.items() if k.startswith("trunk.")}
+    heads = {k: v for k, v in params.items() if not k.startswith("trunk.")}
+
+    def losses(trunk):
+        return task_mse({**trunk, **heads}, x, y, groups)
+
+    z, cosine = _affinities(params, x, y, groups, lr=0.05)
+    torch.testing.assert_close(z, lookahead_affinity(losses, shared, 0.05))
+    torch.testing.assert_close(cosine, gradient_cosine(losses, shared, batch_dims=1))

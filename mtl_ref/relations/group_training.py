@@ -230,5 +230,48 @@ def _affinities(params: Mapping[str, Tensor], x: Tensor, y: Tensor, groups: Tens
     def losses(trunk: dict[str, Tensor]) -> Tensor:
         return task_mse({**trunk, **heads}, x, y, groups)
 
-    gradients = task_gradients(losses, shared)  # one batched backward pass serves both
-    return lookahead_affinity(losses, shared, lr, gradients), cosine_matrix(gradients[1], batch_dims=1)
+    def stacked(trunks: dict[str, Tensor]) -> Tensor:  # the K lookahead trunks as K × M networks of one stack
+        k = next(iter(trunks.values())).shape[0]
+        flat = {name: v.flatten(0, 1) for name, v in trunks.items()}
+        flat.update({name: v.repeat(k, *[1] * (v.dim() - 1)) for name, v in heads.items()})
+        out = task_mse(flat, x.repeat(k, 1, 1, 1), y.repeat(k, 1, 1), groups.repeat(k, 1))
+        return out.view(k, *groups.shape)
+
+    gradients = slot_gradients(params, x, y, groups)  # one backward pass serves both
+    return (lookahead_affinity(losses, shared, lr, gradients, stacked),
+            cosine_matrix(gradients[1], batch_dims=1))
+
+
+def slot_gradients(params: Mapping[str, Tensor], x: Tensor, y: Tensor,
+                   groups: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """The losses ``(M, K)`` of :func:`task_mse` and each slot's gradient on the trunk, ``{name: (K, M, *shape)}``
+    (the layout of :func:`~mtl_ref.relations.gradient_cosine.task_gradients`), from one ordinary backward pass.
+
+    Every slot has rows of its own and the trunk treats rows one by one, so the gradient of the summed loss with
+    respect to a layer's pre-activations, at a row of slot k, is the gradient of slot k's loss alone; summing
+    (pre-activation gradient × layer input) over the rows of each slot gives every slot's weight gradient, where
+    the general vector-Jacobian product with K cotangents would run K backward passes.
+    """
+    count, slots, rows = x.shape[:3]
+    trunk = {k: v.detach() for k, v in params.items() if is_shared(k)}
+    inputs, pre, h, layer = [], [], x.flatten(1, 2), 0
+    while f"trunk.{layer}.weight" in trunk:
+        z = torch.baddbmm(trunk[f"trunk.{layer}.bias"].unsqueeze(1), h, trunk[f"trunk.{layer}.weight"].transpose(1, 2))
+        if not pre:
+            z.requires_grad_(True)  # a leaf: the graph of the backward pass starts at the first pre-activation
+        inputs.append(h.detach())
+        pre.append(z)
+        h = torch.relu(z)
+        layer += 1
+    index = groups.clamp(min=0)
+    weight = params["heads.weight"].detach().gather(1, index[..., None].expand(-1, -1, h.shape[-1]))
+    bias = params["heads.bias"].detach().gather(1, index)
+    out = torch.einsum("mkbw,mkw->mkb", h.view(count, slots, rows, -1), weight) + bias[..., None]
+    losses = (out - y).square().mean(2)
+    delta = torch.autograd.grad(losses.sum(), pre)
+    grads = {}
+    for layer, (d, a) in enumerate(zip(delta, inputs)):
+        d, a = d.view(count, slots, rows, -1), a.view(count, slots, rows, -1)
+        grads[f"trunk.{layer}.weight"] = torch.einsum("mkbo,mkbi->kmoi", d, a)
+        grads[f"trunk.{layer}.bias"] = d.sum(2).movedim(1, 0)
+    return losses.detach(), grads

@@ -29,7 +29,8 @@ from .gradient_cosine import TaskLosses, task_gradients
 
 
 def lookahead_affinity(task_losses: TaskLosses, shared: Mapping[str, Tensor], lr: float,
-                       gradients: tuple[Tensor, Mapping[str, Tensor]] | None = None) -> Tensor:
+                       gradients: tuple[Tensor, Mapping[str, Tensor]] | None = None,
+                       stacked_losses: TaskLosses | None = None) -> Tensor:
     """Z_{i→j} of Eq. 2 for every ordered pair: ``(*batch, T, T)``, row i = the task that steps, column j = the
     task whose loss is read.
 
@@ -37,10 +38,12 @@ def lookahead_affinity(task_losses: TaskLosses, shared: Mapping[str, Tensor], lr
     ``*batch`` leading dimensions are independent stacked models. ``gradients`` may pass the losses and per-task
     gradients at ``shared`` already computed by
     :func:`~mtl_ref.relations.gradient_cosine.task_gradients` (to share them with the gradient cosine).
+    ``stacked_losses`` may evaluate the losses at the T lookahead parameter sets at once (parameters with a leading
+    T axis, losses ``(T, *batch, T)``) where the model can batch them more cheaply than ``vmap(task_losses)``.
     """
     if lr <= 0:
         raise ValueError(f"the lookahead learning rate must be positive, got {lr}")
     losses, grads = task_gradients(task_losses, shared) if gradients is None else gradients
     ahead = {name: value - lr * grads[name] for name, value in shared.items()}  # (T, *shape): one set per task
-    after = vmap(task_losses)(ahead)  # (T_i, *batch, T_j)
+    after = (stacked_losses or vmap(task_losses))(ahead)  # (T_i, *batch, T_j)
     return 1 - after.movedim(0, -2) / losses.unsqueeze(-2)
