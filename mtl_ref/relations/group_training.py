@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from ..data.tensors import MultiTaskData
+from ..stacked_adam import BestWeights, StackedAdam
 from .gradient_cosine import cosine_matrix, task_gradients
 from .lookahead import lookahead_affinity
 
@@ -175,7 +176,7 @@ def fit_groups(params: Mapping[str, Tensor], groups: Tensor, instance: Tensor, t
     valid = (groups >= 0).float()
     weight = valid / valid.sum(1, keepdim=True)
     params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    moments = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in params.items()}
+    adam = StackedAdam(params, lr, betas=betas, eps=eps)
     gen = torch.Generator(device=device).manual_seed(seed)
 
     def slot_mse(current: Mapping[str, Tensor]) -> Tensor:  # (M, K), 1 in the padding slots
@@ -185,8 +186,8 @@ def fit_groups(params: Mapping[str, Tensor], groups: Tensor, instance: Tensor, t
         return (slot_mse(current) / initial * weight).sum(1)
 
     initial = slot_mse(params)
-    kept = {k: v.detach().clone() for k, v in params.items()}
-    best_score, best_step = score(kept), torch.zeros(count, dtype=torch.long)
+    start = {k: v.detach() for k, v in params.items()}
+    best = BestWeights(start, score=score(start))  # the initial weights count too
     recorded: list[tuple[int, Tensor, Tensor]] = []
     for step in range(1, steps + 1):
         idx = (torch.rand(*groups.shape, batch_size, generator=gen, device=device)
@@ -195,20 +196,11 @@ def fit_groups(params: Mapping[str, Tensor], groups: Tensor, instance: Tensor, t
         if affinity_every and step % affinity_every == 0:
             recorded.append((step, *_affinities(params, x, y, groups, affinity_lr or lr)))
         loss = (task_mse(params, x, y, groups) * valid).sum()
-        grads = torch.autograd.grad(loss, list(params.values()))
-        with torch.no_grad():
-            for (k, p), g in zip(params.items(), grads):
-                m, v = moments[k]
-                m.lerp_(g, 1 - betas[0])
-                v.mul_(betas[1]).addcmul_(g, g, value=1 - betas[1])
-                p -= lr / (1 - betas[0] ** step) * m / ((v / (1 - betas[1] ** step)).sqrt() + eps)
+        adam.step(params, dict(zip(params, torch.autograd.grad(loss, list(params.values())))))
         if step % eval_every == 0 or step == steps:
             current = {k: v.detach() for k, v in params.items()}
-            s = score(current)
-            better = s < best_score
-            kept = {k: torch.where(better.view(-1, *[1] * (v.dim() - 1)), v, kept[k]) for k, v in current.items()}
-            best_score = torch.where(better, s, best_score)
-            best_step = torch.where(better.cpu(), torch.tensor(step), best_step)
+            best.offer(current, score(current), step)
+    kept, best_step = best.kept, best.at
     if not recorded:
         return Trained(kept, best_step, None, None)
     # Average each network's records over the training that led to its kept weights (at least the first record).
