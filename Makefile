@@ -85,6 +85,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/step_time.py
 	$(PY) benchmarks/synthscenes.py
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/experts.py
+	$(PY) benchmarks/tag_affinity.py
 
 clean:
 	rm -rf _build _smoke _quick _full

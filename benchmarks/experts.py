@@ -13,21 +13,14 @@ by round so that a change in the machine's load affects both alike.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mtl_ref.models import MMoE, mlp
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-CLOCK_WORDS = {"wall": "wall-clock time",
-               "cpu": "CPU time of the benchmark process (time spent waiting for a core is left out)"}
+from timing import CLOCK_WORDS, CLOCKS, add_machine_options, machine, provenance, publish, synchronize
 
 
 class LoopedExperts(nn.Module):
@@ -73,13 +66,11 @@ def time_pair(num_experts: int, args: argparse.Namespace, device: torch.device) 
             step(model, v, x, y)
     for _ in range(args.rounds):
         for name, v in variants.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             start = clock()
             for _ in range(args.per_round):
                 step(model, v, x, y)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             times[name].append((clock() - start) / args.per_round * 1e3)
     return statistics.median(times["batched"]), statistics.median(times["looped"]), gap
 
@@ -93,32 +84,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
-    parser.add_argument("--out", type=Path, help="also write the table, with how it was made, to this file")
+    add_machine_options(parser)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if args.clock == "cpu" and device.type != "cpu":
-        parser.error("--clock cpu measures host CPU time; use --clock wall on an accelerator")
+    device = machine(parser, args)
     rows = ["| experts | batched (ms) | looped (ms) | looped / batched | max output difference |",
             "|---:|---:|---:|---:|---:|"]
     for n in args.experts:
         batched, looped, gap = time_pair(n, args, device)
         rows.append(f"| {n} | {batched:.2f} | {looped:.2f} | {looped / batched:.2f} | {gap:.1e} |")
     table = "\n".join(rows)
-    command = "python benchmarks/experts.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    header = (f"Measured with `{command.strip()}`: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-              f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                                    f" ({platform.machine()})") +
+    header = (provenance("experts.py", argv, device) +
               f", batch {args.batch_size}, input {args.dim}, experts of widths {args.expert}, two tasks; median "
               f"of {args.rounds}×{args.per_round} training steps (forward and backward) after {args.warmup} "
               f"warm-up steps, " + CLOCK_WORDS[args.clock] + ".")
-    report = "\n".join(["# Batched against looped experts", "", header, "", table, ""])
-    print(report)
-    if args.out:
-        args.out.write_text(report)
+    publish("\n".join(["# Batched against looped experts", "", header, "", table, ""]), args.out)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ backward pass against a loop of T backward passes, next to one backward pass of 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +26,7 @@ from mtl_ref.data import CorrelatedRegression, multidigits
 from mtl_ref.models import HardSharing, mlp
 from mtl_ref.train import make_optimizer
 from mtl_ref.weighting import AGGREGATORS, jacobian, method
+from timing import CLOCK_WORDS, CLOCKS, add_machine_options, machine, provenance, publish, synchronize
 
 LOSS_WEIGHTINGS = ["equal", "uncertainty", "gradnorm", "dwa", "rlw", "famo"]
 LEVELS = ["parameters", "representation"]
@@ -66,16 +64,6 @@ def configurations() -> list[tuple[str, str, dict]]:
     configs = [(name, name, {}) for name in LOSS_WEIGHTINGS]
     configs += [(f"{name} ({level})", name, {"level": level}) for name in AGGREGATORS for level in LEVELS]
     return configs
-
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-CLOCK_WORDS = {"wall": "wall-clock time",
-               "cpu": "CPU time of the benchmark process (time spent waiting for a core is left out)"}
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def make_step(build_model: Callable[[], nn.Module], tasks: Sequence[Task], x: Tensor, y: dict[str, Tensor],
@@ -180,24 +168,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds of interleaved timing")
     parser.add_argument("--per-round", type=int, default=10, help="timed steps per method and round")
     parser.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8], help="T for the Jacobian table")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="wall time, or the CPU time of this process (steadier when other processes share the "
-                             "cores; CPU devices only)")
-    parser.add_argument("--out", type=Path, help="also write the tables, with how they were made, to this file")
+    add_machine_options(parser, "the tables")
     args = parser.parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if args.clock == "cpu" and device.type != "cpu":
-        parser.error("--clock cpu measures host CPU time; use --clock wall on an accelerator")
+    device = machine(parser, args)
     problems = {"MLP": regression_problem(2, args.batch_size, device),
                 "conv": digits_problem(args.batch_size, device)}
-    command = "python benchmarks/step_time.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    header = (f"Measured with `{command.strip()}`: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-              f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                                    f" ({platform.machine()})") +
+    header = (provenance("step_time.py", argv, device) +
               f", batch {args.batch_size}, median of {args.rounds}×{args.per_round} steps after {args.warmup} warm-up "
               f"steps, " + CLOCK_WORDS[args.clock] + ".")
     methods = method_table(problems, device, args)
@@ -215,10 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "The batched Jacobian is one backward pass with T cotangents (`is_grads_batched`); the loop is T backward "
         "passes. Target: the batched Jacobian at most T× one backward pass of Σ L.", "",
         jac, ""])
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

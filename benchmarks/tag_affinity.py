@@ -16,23 +16,15 @@ copy of the shared parameters and evaluates every task's loss.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 
 from mtl_ref.data import TaskClusters
 from mtl_ref.relations import Rows, fit_groups, group_tensor, init_nets, lookahead_affinity, task_mse
 from mtl_ref.relations.group_training import _affinities, is_shared
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-CLOCK_WORDS = {"wall": "wall-clock time", "cpu": "CPU time of the benchmark process (time spent waiting for a core "
-                                                 "is left out)"}
-
+from timing import CLOCK_WORDS, CLOCKS, add_machine_options, machine, provenance, publish, synchronize
 
 def problem(num_tasks: int, dim: int, device: torch.device) -> tuple[Rows, Rows]:
     tasks = TaskClusters(num_tasks=num_tasks, clusters=max(1, num_tasks // 4), correlation=0.9, across=0.0,
@@ -49,11 +41,11 @@ def step_ms(num_tasks: int, every: int, args: argparse.Namespace, device: torch.
     clock, samples = CLOCKS[args.clock], []
     for r in range(args.rounds + 1):  # the first round warms up
         params = init_nets(1, args.dim, args.width, num_tasks, depth=2, seed=r, device=device)
-        _sync(device)
+        synchronize(device)
         start = clock()
         fit_groups(params, groups, torch.zeros(1, dtype=torch.long, device=device), train, val, steps=args.steps,
                    batch_size=args.batch_size, eval_every=args.steps, affinity_every=every)
-        _sync(device)
+        synchronize(device)
         if r:
             samples.append((clock() - start) / args.steps * 1e3)
     return statistics.median(samples)
@@ -90,19 +82,14 @@ def affinity_ms(num_tasks: int, args: argparse.Namespace, device: torch.device) 
                loop):
         samples = []
         for r in range(args.rounds * 5 + 3):
-            _sync(device)
+            synchronize(device)
             start = clock()
             fn()
-            _sync(device)
+            synchronize(device)
             if r >= 3:
                 samples.append((clock() - start) * 1e3)
         out.append(statistics.median(samples))
     return out[0], out[1], out[2]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -114,16 +101,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=100, help="steps per timed run")
     parser.add_argument("--rounds", type=int, default=5, help="timed runs (after one warm-up run)")
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
-    parser.add_argument("--out", type=Path, help="also write the table, with how it was made, to this file")
+    add_machine_options(parser)
     args = parser.parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if args.clock == "cpu" and device.type != "cpu":
-        parser.error("--clock cpu measures host CPU time; use --clock wall on an accelerator")
+    device = machine(parser, args)
     rows = ["| T | plain step (ms) | TAG every 10 steps (ms) | × plain | TAG every step (ms) | × plain | "
             "one affinity, generic batched (ms) | one affinity and cosine, fit_groups' path (ms) | "
             "one affinity, loop of T lookaheads (ms) | loop / generic batched |",
@@ -133,10 +113,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         batched, fitted, looped = affinity_ms(t, args, device)
         rows.append(f"| {t} | {plain:.2f} | {every10:.2f} | {every10 / plain:.2f} | {every1:.2f} | "
                     f"{every1 / plain:.2f} | {batched:.2f} | {fitted:.2f} | {looped:.2f} | {looped / batched:.2f} |")
-    command = "python benchmarks/tag_affinity.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    header = (f"Measured with `{command.strip()}`: torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
-              f"device {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
-                                    f" ({platform.machine()})") +
+    header = (provenance("tag_affinity.py", argv, device) +
               f", one network, trunk {args.dim}→{args.width}→{args.width} (ReLU), one linear head per task, "
               f"{args.batch_size} examples per task and step, median of {args.rounds} runs of {args.steps} steps "
               f"after a warm-up run, " + CLOCK_WORDS[args.clock] + ".")
@@ -150,10 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(each task has rows of its own) and evaluates the T lookahead trunks as one stack; the loop takes each "
         "task's gradient and evaluates every task at the stepped parameters, T times. Target (issue): TAG every 10 steps at most 1.5× a plain step at T = 12.", "",
         *rows, ""])
-    print(report)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report)
+    publish(report, args.out)
 
 
 if __name__ == "__main__":
