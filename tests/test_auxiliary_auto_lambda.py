@@ -77,12 +77,35 @@ def test_one_step_moves_the_weights_against_the_hypergradient_and_the_model_uses
         torch.testing.assert_close(p.grad, expected, rtol=1e-4, atol=1e-6)
 
 
-def test_it_trains_through_fit_and_keeps_weights_non_negative():
+def test_it_trains_through_fit_and_leaves_the_weights_unconstrained():
     model, tasks, train, val = setup(torch.float32)
-    method = AutoLambda(tasks, "main", val, meta_lr=0.05, virtual_lr=1e-2, batch_size=8)
+    method = AutoLambda(tasks, "main", train, meta_lr=0.05, virtual_lr=1e-2, batch_size=8, seed=1)
     history = fit(model, tasks, train, epochs=3, batch_size=8, method=method, lr=1e-2, progress=False)
     weights = np.concatenate(history.weights)
-    assert weights.shape == (12, 3) and (weights >= 0).all() and np.isfinite(weights).all()
+    assert weights.shape == (12, 3) and np.isfinite(weights).all()
+    # As in the authors' code, nothing keeps a weight at or above 0: from 0, the first Adam step moves each weight by
+    # the meta learning rate against its hypergradient's sign, below 0 where the hypergradient is positive.
+    losses = task_losses(tasks, model(train.x), train.y)
+    method = AutoLambda(tasks, "main", val, meta_lr=0.01, virtual_lr=0.05, init=0.0, batch_size=16)
+    method.before_backward(lambda: task_losses(tasks, model(train.x), train.y).detach())
+    method.backward(losses, model)
+    lam = method.pop_trace()[0]
+    np.testing.assert_allclose(np.abs(lam), 0.01, rtol=1e-3)
+    assert (lam < 0).any()
+
+
+def test_the_look_ahead_batches_cycle_through_their_data_in_their_own_order():
+    _, tasks, train, _ = setup(torch.float32)
+    a, b = (AutoLambda(tasks, "main", train, batch_size=8, seed=s) for s in (0, 1))
+    orders = []
+    for method in (a, b):
+        rows = [method._meta_batch()[0] for _ in range(2 * train.num_batches(8))]
+        first, second = torch.cat(rows[:4]), torch.cat(rows[4:])
+        for rows_of_a_pass in (first, second):  # every pass covers each example once
+            assert torch.equal(torch.sort(rows_of_a_pass[:, 0]).values, torch.sort(train.x[:, 0]).values)
+        assert not torch.equal(first, second)  # reshuffled every pass
+        orders.append(first)
+    assert not torch.equal(orders[0], orders[1])  # the seed sets the order
 
 
 def test_bad_arguments_and_a_missing_batch_are_errors():

@@ -15,7 +15,14 @@ backward pass:
 
 and ``∇_λ L^train(θ) = (L_1^train(θ), …, L_T^train(θ))``. The weights of all tasks (main task included) start at
 ``init`` (0.1 in the paper) and take an Adam step on this hypergradient before each model step; the model step then
-uses the new weights. Weights are kept non-negative (a negative weight would train the model to *increase* a loss).
+uses the new weights.
+
+Two details follow the authors' code (github.com/lorenmt/auto-lambda, ``trainer_dense.py`` and ``auto_lambda.py``)
+rather than the letter of Eq. 2. The look-ahead's main-task loss is measured on batches of the *training* set drawn
+in a second, independently shuffled order, not on a held-out split: pass the training data as ``meta_data`` (with a
+``seed`` other than the training loop's), so that the method learns from no labels the other methods lack; a held-out
+split gives the bilevel problem as Eq. 2 writes it. And the weights are not constrained: a weight may go below 0
+(the model is then trained to raise that loss a little), as in the authors' code.
 
 Deviation: the virtual step is a plain gradient step with rate ``virtual_lr``; the paper's code reuses the
 optimizer's momentum and weight decay (SGD).
@@ -78,20 +85,22 @@ class AutoLambda(Weighting):
 
     Args:
         tasks: the tasks, in the order of the losses.
-        main: the name of the main task, whose validation loss the weights are tuned to lower.
-        val: the validation data the look-ahead is scored on (batches drawn in turn, reshuffled every pass).
+        main: the name of the main task, whose look-ahead loss the weights are tuned to lower.
+        meta_data: the data the look-ahead's main-task loss is measured on (batches drawn in turn, reshuffled every
+            pass with this method's own generator). The authors use the training set itself, in another order.
         meta_lr: Adam's learning rate for the weights (1e-4 on NYUv2 in the paper).
         virtual_lr: ``α`` of the virtual step (use the model's learning rate).
         init: the weights' initial value (0.1 in the paper).
-        batch_size: the validation batch size.
-        seed: seeds the order of the validation batches.
+        batch_size: the look-ahead's batch size.
+        seed: seeds the order of the look-ahead's batches (make it differ from the training loop's seed when
+            ``meta_data`` is the training set, or both draw the same batches).
 
     Each step costs, besides the ordinary one, a batched backward pass for the per-task gradients, a forward and
-    backward pass on a validation batch and two forward passes on the training batch; the training loop supplies
+    backward pass on a look-ahead batch and two forward passes on the training batch; the training loop supplies
     those through :meth:`~mtl_ref.weighting.base.Weighting.before_backward`. The logged task weights are ``λ``.
     """
 
-    def __init__(self, tasks: Sequence[Task], main: str, val: MultiTaskData, *, meta_lr: float = 1e-4,
+    def __init__(self, tasks: Sequence[Task], main: str, meta_data: MultiTaskData, *, meta_lr: float = 1e-4,
                  virtual_lr: float = 1e-3, init: float = 0.1, batch_size: int = 64, seed: int = 0) -> None:
         super().__init__()
         self.tasks = list(tasks)
@@ -101,7 +110,7 @@ class AutoLambda(Weighting):
         if meta_lr <= 0 or virtual_lr <= 0 or init < 0 or batch_size < 1:
             raise ValueError(f"need meta_lr > 0, virtual_lr > 0, init >= 0 and batch_size >= 1, got {meta_lr}, "
                              f"{virtual_lr}, {init}, {batch_size}")
-        self.main, self.val = names.index(main), val
+        self.main, self.meta_data = names.index(main), meta_data
         self.meta_lr, self.virtual_lr, self.init = meta_lr, virtual_lr, init
         self.batch_size, self.seed = batch_size, seed
         self.register_buffer("lambdas", torch.full((len(names),), float(init)), persistent=False)
@@ -118,10 +127,10 @@ class AutoLambda(Weighting):
     def before_backward(self, batch_losses: Callable[[], Tensor]) -> None:
         self._train_losses = batch_losses
 
-    def _val_batch(self) -> Batch:
+    def _meta_batch(self) -> Batch:
         batch = next(self._batches, None)
         if batch is None:
-            self._batches = self.val.batches(self.batch_size, shuffle=True, generator=self._generator)
+            self._batches = self.meta_data.batches(self.batch_size, shuffle=True, generator=self._generator)
             batch = next(self._batches)
         return batch
 
@@ -135,20 +144,18 @@ class AutoLambda(Weighting):
         rows = jacobian(losses, params, allow_unused=True)
         rows = [torch.zeros(len(losses), *p.shape, device=p.device, dtype=p.dtype) if g is None else g
                 for p, g in zip(params, rows)]
-        x, y = self._val_batch()
+        x, y = self._meta_batch()
         main_task = self.tasks[self.main]
 
-        def main_val_loss() -> Tensor:
+        def main_meta_loss() -> Tensor:
             return task_losses([main_task], {main_task.name: model(x)[main_task.name]}, y)[0]
 
-        hyper = look_ahead_hypergradient(params, rows, self.lambdas, self.virtual_lr, main_val_loss,
+        hyper = look_ahead_hypergradient(params, rows, self.lambdas, self.virtual_lr, main_meta_loss,
                                          self._train_losses)
         if self._meta is None:
             self._meta = torch.optim.Adam([self.lambdas], lr=self.meta_lr)
         self.lambdas.grad = hyper.to(self.lambdas.dtype)
         self._meta.step()
-        with torch.no_grad():
-            self.lambdas.clamp_(min=0)
         self._train_losses = None
         self.log_weights(self.lambdas)
         accumulate_grad(params, [torch.tensordot(self.lambdas.to(g.dtype), g, dims=1) for g in rows])
