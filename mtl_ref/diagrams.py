@@ -40,6 +40,7 @@ FONT = 6.5  # points
 _CHAR = 0.62 * FONT / 72  # the width of an average character, in inches
 _LINE = 1.3 * FONT / 72  # the height of a line of text, in inches
 BOX_W, HEAD_W, GAP = 2.0, 1.35, 0.22  # inches
+_EXPERT_W, _EXPERT_GAP = 0.95, 0.1  # an expert's box and the space between two, in inches
 
 
 @dataclass(frozen=True)
@@ -433,10 +434,10 @@ def _gate_label(name: str, gates: nn.Module, count: int, experts: int) -> str:
 def _expert_row(c: _Canvas, x0: float, y: float, groups: Sequence[tuple[str | None, int, str]], bank: StackedMLP,
                 gid: str, name: str = "expert") -> tuple[list[float], float]:
     """Boxes for ``groups`` of experts (owner task or ``None`` for shared, how many, gid part), left to right."""
-    w, xs, top = 0.95, [], y
+    w, xs, top = _EXPERT_W, [], y
     for owner, n, part in groups:
         for j in range(n):
-            x = x0 + w / 2 + len(xs) * (w + 0.1)
+            x = x0 + w / 2 + len(xs) * (w + _EXPERT_GAP)
             box = c.box(x, y + c.height(_member(bank), w) / 2, w, f"{name}\n{_member(bank)}",
                         None if owner is None else color(owner), gid=f"{gid}:{part}:{j}")
             xs.append(x)
@@ -454,7 +455,7 @@ def _mixture(c: _Canvas, model: MMoE | PLE, x0: float) -> float:
     y, right = 0.0, x0
     inputs = None  # the x positions (per task, and shared) the next level's experts read
     if isinstance(model, MMoE) and model.bottom is not None:  # YouTube's ranker: experts on a shared hidden layer
-        centre = x0 + (model.experts.count - 1) * (0.95 + 0.1) / 2  # under the row of experts
+        centre = x0 + (model.experts.count - 1) * (_EXPERT_W + _EXPERT_GAP) / 2  # under the row of experts
         xs, top = _expert_row(c, centre, y, [(None, 1, "shared")], model.bottom, "bottom", "shared bottom")
         _input(c, xs, y)
         inputs, y = {None: (xs[0], top)}, top + 0.45

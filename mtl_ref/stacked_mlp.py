@@ -157,7 +157,7 @@ def fit_stacked(
     adam = StackedAdam({k: params[k] for k in free}, lr, betas=betas, eps=eps)
     gen = torch.Generator(device=device).manual_seed(seed)
     initial = stack.mse(val, names) if restore_best else None
-    best = BestWeights(stack.params, at=steps)
+    best = BestWeights(stack.params, at=steps) if restore_best else None
     for step in range(1, steps + 1):
         idx = (torch.rand(count, len(names), batch_size, generator=gen, device=device) * train.n[:, None, None]).long()
         x = train.x.gather(2, idx[..., None].expand(-1, -1, -1, dim))
@@ -170,5 +170,8 @@ def fit_stacked(
             current = {k: v.detach() for k, v in params.items()}
             best.offer(current, (stack.mse(val, names, current) / initial).mean(1), step)
     last = {k: v.detach() for k, v in params.items()}
-    stack.params = best.kept if restore_best else last
+    if best is None:
+        stack.params = last
+        return Fitted(torch.full((count,), steps), last)
+    stack.params = best.kept
     return Fitted(best.at, last)

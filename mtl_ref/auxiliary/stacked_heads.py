@@ -96,7 +96,7 @@ def fit_stacked_params(
     live = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     count = next(iter(live.values())).shape[0]
     opt = torch.optim.Adam(live.values(), lr=lr)  # one rate for every model: torch's Adam is the stacked Adam
-    best = BestWeights(live)
+    best = BestWeights(live) if val is not None else None
     for step in range(1, steps + 1):
         per_model = loss(live, step)
         if per_model.shape != (count,):
@@ -104,10 +104,10 @@ def fit_stacked_params(
         opt.zero_grad(set_to_none=True)
         per_model.sum().backward()
         opt.step()
-        if val is not None and (step % eval_every == 0 or step == steps):
+        if best is not None and (step % eval_every == 0 or step == steps):
             with torch.no_grad():
                 best.offer(live, val(live), step)
-    if val is None:
+    if best is None:
         return StackedFit({k: v.detach().clone() for k, v in live.items()}, torch.full((count,), steps))
     return StackedFit(best.kept, best.at)
 
