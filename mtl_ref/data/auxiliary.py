@@ -63,9 +63,11 @@ def symmetric_target(sizes: Mapping[str, int], seed: int, d: int = 4, noise: flo
     return _splits(sizes, draw, gen)
 
 
-def intermediate_feature(sizes: Mapping[str, int], seed: int, d: int = 10, noise: float = 0.05) -> Splits:
+def intermediate_feature(sizes: Mapping[str, int], seed: int, d: int = 10, noise: float = 0.05,
+                         feature_noise: float | None = None) -> Splits:
     """The main target is a bumpy function of one intermediate quantity, ``h = (x·a)(x·b)``: ``y = sin(2h) + ε``;
-    the hint output names ``h`` (Suddarth & Kergosien 1990's rule-injection hints)."""
+    the hint output names ``h`` (Suddarth & Kergosien 1990's rule-injection hints). With ``feature_noise`` the
+    helper is a measurement ``f = h + feature_noise·η`` instead, and ``"h"`` keeps the noiseless value."""
     gen = torch.Generator().manual_seed(seed)
     ab = _directions(gen, d, 2)
 
@@ -73,7 +75,10 @@ def intermediate_feature(sizes: Mapping[str, int], seed: int, d: int = 10, noise
         x = torch.randn(n, d, generator=g)
         p = x @ ab
         h = p[:, 0] * p[:, 1]
-        return {"x": x, "y": torch.sin(2 * h) + noise * torch.randn(n, generator=g), "aux": h}
+        out = {"x": x, "y": torch.sin(2 * h) + noise * torch.randn(n, generator=g), "aux": h}
+        if feature_noise is not None:
+            out.update(aux=h + feature_noise * torch.randn(n, generator=g), h=h)
+        return out
     return _splits(sizes, draw, gen)
 
 
@@ -140,18 +145,10 @@ def quantised_target(sizes: Mapping[str, int], seed: int, d: int = 10, k: int = 
 
 def noisy_feature(sizes: Mapping[str, int], seed: int, feature_noise: float, d: int = 10,
                   noise: float = 0.05) -> Splits:
-    """A feature that can be an input or an output (Caruana & de Sa 1997): ``h = (x·a)(x·b)``, ``y = sin(2h) + ε``,
-    and a measurement ``f = h + feature_noise·η`` that exists at test time too (``"aux"``)."""
-    gen = torch.Generator().manual_seed(seed)
-    ab = _directions(gen, d, 2)
-
-    def draw(n: int, g: torch.Generator) -> dict[str, Tensor]:
-        x = torch.randn(n, d, generator=g)
-        p = x @ ab
-        h = p[:, 0] * p[:, 1]
-        return {"x": x, "y": torch.sin(2 * h) + noise * torch.randn(n, generator=g),
-                "aux": h + feature_noise * torch.randn(n, generator=g), "h": h}
-    return _splits(sizes, draw, gen)
+    """A feature that can be an input or an output (Caruana & de Sa 1997): the problem of
+    :func:`intermediate_feature` with a measurement ``f = h + feature_noise·η`` that exists at test time too
+    (``"aux"``)."""
+    return intermediate_feature(sizes, seed, d, noise, feature_noise=feature_noise)
 
 
 def low_rank_inputs(sizes: Mapping[str, int], seed: int, d: int = 30, k: int = 4, input_noise: float = 0.5,
