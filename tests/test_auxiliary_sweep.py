@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from mtl_ref.auxiliary import (choose_weight, fit_stacked_params, head_mse, linear_probe_accuracy, linear_probe_r2,
-                               main_loss, member_module, run_mlp, stack_splits, stacked_mlp, sweep_helper_weight,
-                               symmetry_hint, trunk)
+                               main_loss, member_generators, member_module, run_mlp, stack_splits, stacked_mlp,
+                               sweep_helper_weight, symmetry_hint, trunk)
 from mtl_ref.data.auxiliary import related_tasks, symmetric_target
 
 
 def test_stacked_mlp_matches_separate_linear_layers() -> None:
-    params = stacked_mlp(3, [4, 5, 2], "net", torch.Generator().manual_seed(0))
+    params = stacked_mlp(3, [4, 5, 2], "net", member_generators(3))
     assert params["net.0.weight"].shape == (3, 4, 5) and params["net.1.bias"].shape == (3, 1, 2)
     assert params["net.0.weight"].abs().max() <= 0.5  # uniform in ±1/√4
     x = torch.randn(3, 7, 4)
@@ -26,8 +26,19 @@ def test_stacked_mlp_matches_separate_linear_layers() -> None:
         stacked_mlp(2, [3], "net")
 
 
+def test_a_member_starts_from_the_same_weights_however_many_are_stacked() -> None:
+    few, many = member_generators(2, seed=7), member_generators(5, seed=7)
+    for prefix, sizes in (("net", [4, 5]), ("out", [5, 1])):  # later calls continue each member's stream
+        a, b = stacked_mlp(2, sizes, prefix, few), stacked_mlp(5, sizes, prefix, many)
+        assert torch.equal(a[f"{prefix}.0.weight"], b[f"{prefix}.0.weight"][:2])
+        assert not torch.equal(b[f"{prefix}.0.weight"][0], b[f"{prefix}.0.weight"][1])
+    assert member_generators(1, seed=8)[0].initial_seed() != member_generators(1, seed=7)[0].initial_seed()
+    with pytest.raises(ValueError, match="one generator per model"):
+        stacked_mlp(3, [4, 5], "net", member_generators(2))
+
+
 def test_member_module_computes_what_run_mlp_computes_for_that_member() -> None:
-    params = stacked_mlp(3, [4, 5, 2], "net", torch.Generator().manual_seed(0))
+    params = stacked_mlp(3, [4, 5, 2], "net", member_generators(3))
     x = torch.randn(3, 7, 4)
     out = run_mlp(params, "net", x)
     for m in range(3):

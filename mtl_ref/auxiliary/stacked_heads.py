@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -24,16 +25,29 @@ from ..stacked_adam import BestWeights
 Params = dict[str, Tensor]
 
 
-def stacked_mlp(count: int, sizes: Sequence[int], prefix: str, generator: torch.Generator | None = None) -> Params:
+def member_generators(count: int, seed: int = 0) -> list[torch.Generator]:
+    """One random stream per model: model ``k``'s comes from ``seed`` and ``k`` alone (NumPy's ``SeedSequence``
+    spawn key), so a model starts from the same weights however many models are stacked with it."""
+    return [torch.Generator().manual_seed(int(np.random.SeedSequence(seed, spawn_key=(k,)).generate_state(1)[0]))
+            for k in range(count)]
+
+
+def stacked_mlp(count: int, sizes: Sequence[int], prefix: str,
+                generators: Sequence[torch.Generator] | None = None) -> Params:
     """Parameters of ``count`` MLPs with layer widths ``sizes``: ``{prefix}.{i}.weight`` (M, d_in, d_out) and
-    ``{prefix}.{i}.bias`` (M, 1, d_out), drawn like ``nn.Linear``'s default (uniform in ±1/√d_in)."""
+    ``{prefix}.{i}.bias`` (M, 1, d_out), drawn like ``nn.Linear``'s default (uniform in ±1/√d_in). Model ``m``
+    draws from ``generators[m]`` (see :func:`member_generators`; several calls continue the same streams), or
+    from the global generator when none are given."""
     if count < 1 or len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"need count >= 1 and at least two positive layer sizes, got {count} and {list(sizes)}")
+    if generators is not None and len(generators) != count:
+        raise ValueError(f"need one generator per model: {count} models, {len(generators)} generators")
+    streams = generators if generators is not None else [None] * count
     params = {}
     for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         bound = 1 / math.sqrt(d_in)
-        params[f"{prefix}.{i}.weight"] = (torch.rand(count, d_in, d_out, generator=generator) * 2 - 1) * bound
-        params[f"{prefix}.{i}.bias"] = (torch.rand(count, 1, d_out, generator=generator) * 2 - 1) * bound
+        for name, shape in ((f"{prefix}.{i}.weight", (d_in, d_out)), (f"{prefix}.{i}.bias", (1, d_out))):
+            params[name] = (torch.stack([torch.rand(shape, generator=g) for g in streams]) * 2 - 1) * bound
     return params
 
 

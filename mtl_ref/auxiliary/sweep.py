@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .stacked_heads import Params, fit_stacked_params, run_mlp, stacked_mlp
+from .stacked_heads import Params, fit_stacked_params, member_generators, run_mlp, stacked_mlp
 from .weight_choice import choose_weight
 
 Splits = Mapping[str, Mapping[str, Tensor]]
@@ -101,12 +101,12 @@ def sweep_helper_weight(
     seeds, count = len(splits), len(weights)
     w = torch.tensor([float(v) for v in weights]).repeat(seeds)
     data = {name: stack_splits(splits, name, count) for name in ("train", "val", "test")}
-    gen = torch.Generator().manual_seed(seed)
+    gens = member_generators(seeds, seed)
     width = data["train"]["x"].shape[-1]
-    params = stacked_mlp(seeds, [width, *hidden], "trunk", gen) | stacked_mlp(seeds, [hidden[-1], 1], "main", gen)
+    params = stacked_mlp(seeds, [width, *hidden], "trunk", gens) | stacked_mlp(seeds, [hidden[-1], 1], "main", gens)
     if helper is head_mse:
         aux = data["train"]["aux"]
-        params |= stacked_mlp(seeds, [hidden[-1], 1 if aux.dim() == 2 else aux.shape[-1]], "aux", gen)
+        params |= stacked_mlp(seeds, [hidden[-1], 1 if aux.dim() == 2 else aux.shape[-1]], "aux", gens)
     params = {k: v.repeat_interleave(count, 0) for k, v in params.items()}  # same start for every weight of a seed
 
     def predict(p: Params, x: Tensor) -> Tensor:
