@@ -41,7 +41,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory smoke-book
 
 smoke-book:
-	$(MAKE) --no-print-directory staged-book STAGE=_smoke PROFILE=smoke
+	$(MAKE) --no-print-directory staged-book STAGE=_smoke PROFILE=smoke CELL_TIMEOUT=300
 
 # Every chapter at `quick`, claims enforced: the book must still support its own text.
 verify:
@@ -49,6 +49,10 @@ verify:
 
 # Stage the book in $(STAGE)/, execute every chapter there at $(PROFILE) (nbmake writes the outputs back into the
 # staged copies), then render the book from those outputs without executing anything a second time.
+# A cell that runs past CELL_TIMEOUT fails its chapter, and a failed chapter runs once more: a kernel whose last
+# message went astray stalls a notebook forever, and the second run tells that apart from a real failure (claims
+# use fixed seeds, so a failing claim fails again).
+CELL_TIMEOUT ?= 1500
 staged-book: $(STAMP)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
 	cp -r book _config.yml _toc.yml $(STAGE)/
@@ -56,7 +60,7 @@ staged-book: $(STAMP)
 	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(STAGE)/_config.yml
 	MTL_PROFILE=$(PROFILE) MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) OMP_NUM_THREADS=$(STAGE_THREADS) \
 		tools/timed "chapters at $(PROFILE)" $(PY) -m pytest $(STAGE)/book --nbmake --overwrite \
-		--nbmake-timeout=3600 -n $(JOBS) -q -p no:cacheprovider --durations=0
+		--nbmake-timeout=$(CELL_TIMEOUT) --reruns 1 -n $(JOBS) -q -p no:cacheprovider --durations=0
 	MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) tools/timed "render (no execution)" \
 		$(JB) build $(STAGE) --warningiserror --keep-going
 
