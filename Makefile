@@ -13,8 +13,9 @@ PY := $(VENV)/bin/python
 JB := $(VENV)/bin/jupyter-book
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
-# Staged builds run $(JOBS) chapters at a time; one BLAS thread each keeps them from fighting over the cores.
-STAGE_THREADS ?= 1
+# Staged builds run $(JOBS) chapters at a time, each with its share of the cores (one thread each on a 2-core machine),
+# so that they do not fight over them.
+STAGE_THREADS ?= $(shell n=$$(( $$(nproc) / $(JOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
 # Every executed chapter writes its record (profile, device, wall time, claims with evidence) here; the status page
 # renders them.
 RECORDS = $(CURDIR)/$(1)/records
@@ -32,9 +33,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mtl_ref)" > /dev/null
 	touch $@
 
+# The reader's build: every chapter at this machine's default profile (`quick` on a CPU, `full` with a GPU, or
+# MTL_PROFILE), executed $(JOBS) at a time in _book/ with claims enforced, rendered into _build/html.
 book: $(STAMP)
-	rm -rf _build/records
-	MTL_RECORDS_DIR=$(call RECORDS,_build) tools/timed "make book" $(JB) build . --warningiserror --keep-going
+	rm -rf _build
+	tools/timed "make book" $(MAKE) --no-print-directory staged-book STAGE=_book PROFILE=$(MTL_PROFILE) \
+		CELL_TIMEOUT=7200 HTML_ROOT=.
 
 test: $(STAMP)
 	tools/timed "unit tests" $(PY) -m pytest tests -q -n $(JOBS)
@@ -47,22 +51,24 @@ smoke-book:
 verify:
 	$(MAKE) --no-print-directory staged-book STAGE=_quick PROFILE=quick
 
-# Stage the book in $(STAGE)/, execute every chapter there at $(PROFILE) (nbmake writes the outputs back into the
-# staged copies), then render the book from those outputs without executing anything a second time.
+# Stage the book in $(STAGE)/, execute every chapter there at $(PROFILE) (empty: the machine's default; nbmake writes
+# the outputs back into the staged copies), then render the book from those outputs into $(HTML_ROOT)/_build/html
+# without executing anything a second time.
 # A cell that runs past CELL_TIMEOUT fails its chapter, and a failed chapter runs once more: a kernel whose last
 # message went astray stalls a notebook forever, and the second run tells that apart from a real failure (claims
 # use fixed seeds, so a failing claim fails again).
 CELL_TIMEOUT ?= 1500
+HTML_ROOT ?= $(STAGE)
 staged-book: $(STAMP)
 	rm -rf $(STAGE) && mkdir -p $(STAGE)
 	cp -r book _config.yml _toc.yml $(STAGE)/
 	ln -s ../mtl_ref $(STAGE)/mtl_ref
 	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(STAGE)/_config.yml
-	MTL_PROFILE=$(PROFILE) MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) OMP_NUM_THREADS=$(STAGE_THREADS) \
+	$(if $(PROFILE),MTL_PROFILE=$(PROFILE)) MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) OMP_NUM_THREADS=$(STAGE_THREADS) \
 		tools/timed "chapters at $(PROFILE)" $(PY) -m pytest $(STAGE)/book --nbmake --overwrite \
 		--nbmake-timeout=$(CELL_TIMEOUT) --reruns 1 -n $(JOBS) -q -p no:cacheprovider --durations=0
 	MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) tools/timed "render (no execution)" \
-		$(JB) build $(STAGE) --warningiserror --keep-going
+		$(JB) build $(STAGE) --path-output $(HTML_ROOT) --warningiserror --keep-going
 
 # Run chapters at `full` (all of them, or CHAPTERS='book/a.ipynb book/b.ipynb') and keep their records in
 # book/records/full/, which the status page lists; a run whose claims fail is recorded too, and the target fails.
@@ -93,4 +99,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/tag_affinity.py
 
 clean:
-	rm -rf _build _smoke _quick _full
+	rm -rf _build _book _smoke _quick _full
