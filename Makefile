@@ -65,7 +65,7 @@ staged-book: $(STAMP)
 	ln -s ../mtl_ref $(STAGE)/mtl_ref
 	sed -i 's/^\(  *execute_notebooks *:\).*/\1 "off"/' $(STAGE)/_config.yml
 	$(if $(PROFILE),MTL_PROFILE=$(PROFILE)) MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) OMP_NUM_THREADS=$(STAGE_THREADS) \
-		tools/timed "chapters at $(PROFILE)" $(PY) -m pytest $(STAGE)/book --nbmake --overwrite \
+		tools/timed "chapters at $(or $(PROFILE),the default profile)" $(PY) -m pytest $(STAGE)/book --nbmake --overwrite \
 		--nbmake-timeout=$(CELL_TIMEOUT) --reruns 1 -n $(JOBS) -q -p no:cacheprovider --durations=0
 	MTL_RECORDS_DIR=$(call RECORDS,$(STAGE)) tools/timed "render (no execution)" \
 		$(JB) build $(STAGE) --path-output $(HTML_ROOT) --warningiserror --keep-going
