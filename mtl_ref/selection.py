@@ -8,11 +8,15 @@ validation loss**
 
 each task's validation loss divided by its value at initialisation (θ_0, the same for every method run from the
 same seed). It is free of the tasks' scales, and every method is judged by the same number.
+
+A hyperparameter chosen on validation is only *tuned* if the grid brackets it: :func:`grid_end` says when the choice
+sits at an end of its grid, where a wider grid might have chosen otherwise, so that a chapter can say so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from torch import nn
@@ -50,3 +54,23 @@ class BestCheckpoint:
             return False
         model.load_state_dict(self._state)
         return True
+
+
+def grid_end(value: float, grid: Sequence[float], *, floor: float | None = None) -> Literal["smallest", "largest"] | None:
+    """Which end of ``grid`` the chosen ``value`` lies at, or None when the grid brackets it.
+
+    None also for a grid of one value (nothing was tuned, so nothing can be widened) and for a value equal to
+    ``floor``, a bound the grid cannot go past (a weight decay or an auxiliary weight of 0: the smallest there is).
+    """
+    values = [float(v) for v in grid]
+    if not values:
+        raise ValueError("the grid is empty")
+    if not any(np.isclose(float(value), v) for v in values):
+        raise ValueError(f"the chosen value {value!r} is not in its grid {values}")
+    if len(values) == 1 or (floor is not None and np.isclose(float(value), floor)):
+        return None
+    if np.isclose(float(value), min(values)):
+        return "smallest"
+    if np.isclose(float(value), max(values)):
+        return "largest"
+    return None

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from mtl_ref.selection import BestCheckpoint, relative_loss
+from mtl_ref.selection import BestCheckpoint, grid_end, relative_loss
 
 
 def test_relative_loss_is_scale_free():
@@ -31,3 +31,26 @@ def test_best_checkpoint_keeps_the_lowest_and_ignores_nan():
     best.offer(net, [float("nan"), 0.1], epoch=3)
     assert best.epoch == 1
     assert best.restore(net) and torch.equal(net.weight, kept)
+
+
+def test_grid_end_names_the_end_and_spares_the_inside():
+    grid = [1e-3, 3e-3, 1e-2]
+    assert grid_end(1e-3, grid) == "smallest"
+    assert grid_end(1e-2, grid) == "largest"
+    assert grid_end(3e-3, grid) is None
+    assert grid_end(3e-3, [3e-3]) is None  # one value: nothing was tuned
+    assert grid_end(0.3, [0.3, 0.0, 0.1]) == "largest"  # order of the grid does not matter
+
+
+def test_grid_end_floor_is_not_an_end():
+    decays = [0.0, 0.01, 0.1]
+    assert grid_end(0.0, decays, floor=0.0) is None
+    assert grid_end(0.0, decays) == "smallest"
+    assert grid_end(0.1, decays, floor=0.0) == "largest"
+
+
+def test_grid_end_errors_name_the_value_and_grid():
+    with pytest.raises(ValueError, match=r"0\.5 is not in its grid"):
+        grid_end(0.5, [0.1, 1.0])
+    with pytest.raises(ValueError, match="empty"):
+        grid_end(0.1, [])
