@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -44,6 +45,8 @@ class History:
         val_loss: ``(epochs, T)`` mean validation loss per task, if a validation set was given.
         val_loss_initial: ``(T,)`` the same before the first step (the reference of :mod:`mtl_ref.selection`).
         best_epoch: the epoch (1-based) whose weights were restored, if ``restore_best`` was used.
+        diverged: with ``on_divergence="stop"``, the error that stopped the run early (which task's loss went
+            non-finite, at which step of which epoch); None if every epoch's losses stayed finite.
         seconds: wall time of each epoch (training and evaluation).
         examples_per_second: training throughput of each epoch.
     """
@@ -57,6 +60,7 @@ class History:
     val_loss: list[list[float]] = field(default_factory=list)
     val_loss_initial: list[float] = field(default_factory=list)
     best_epoch: int | None = None
+    diverged: str | None = None
     seconds: list[float] = field(default_factory=list)
     examples_per_second: list[float] = field(default_factory=list)
 
@@ -76,7 +80,7 @@ class History:
         """Everything recorded, JSON-serialisable (a grid's result can hold it; :meth:`from_dict` reads it back)."""
         return {"tasks": self.tasks, "train_loss": self.train_loss, "val_loss": self.val_loss,
                 "val_loss_initial": self.val_loss_initial,
-                "best_epoch": self.best_epoch, "scores": self.scores, "eval_epochs": self.eval_epochs,
+                "best_epoch": self.best_epoch, "diverged": self.diverged, "scores": self.scores, "eval_epochs": self.eval_epochs,
                 "final": self.final, "seconds": self.seconds,
                 "examples_per_second": self.examples_per_second, "weights": [w.tolist() for w in self.weights]}
 
@@ -189,6 +193,7 @@ def fit(
     amp: bool | None = None,
     grad_clip: float | None = None,
     progress: bool | str = True,
+    on_divergence: Literal["raise", "stop"] = "raise",
 ) -> History:
     """Train ``model`` on all ``tasks`` at once and return its :class:`History`.
 
@@ -208,6 +213,10 @@ def fit(
         amp: mixed precision; by default on for CUDA (bf16 if supported, otherwise fp16 with loss scaling).
         grad_clip: clip the gradient norm of the model's parameters to this value.
         progress: show a progress bar (a string is used as its label).
+        on_divergence: what a non-finite training or validation loss does. ``"raise"``: a ``FloatingPointError``
+            naming the task, step and epoch. ``"stop"`` (needs ``restore_best``): the run ends there, the error is
+            kept in ``History.diverged`` and the model gets the best validation epoch before it, as early stopping
+            would give it; a run that diverges in its first epoch still raises, having no epoch to go back to.
 
     Before the first step every split is checked: not empty, every task's targets present and finite,
     classification targets int64 of shape ``(B,)`` within the head's classes; errors name the task and split.
@@ -232,6 +241,10 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     if restore_best and val is None:
         raise ValueError("restore_best needs a validation set (val=...)")
+    if on_divergence not in ("raise", "stop"):
+        raise ValueError(f"on_divergence must be 'raise' or 'stop', got {on_divergence!r}")
+    if on_divergence == "stop" and not restore_best:
+        raise ValueError("on_divergence='stop' goes back to the best validation epoch, so it needs restore_best=True")
     history = History([t.name for t in tasks])
     checkpoint = None
     if val is not None:
@@ -274,15 +287,21 @@ def fit(
             step += 1
             bar.update()
         mean = running / len(train)
-        _check_epoch(tasks, mean, step_losses, epoch)
-        method.epoch_end(mean)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        train_seconds = time.perf_counter() - start
+        try:
+            _check_epoch(tasks, mean, step_losses, epoch)
+            method.epoch_end(mean)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            train_seconds = time.perf_counter() - start
+            val_loss = mean_losses(model, tasks, val, amp=amp).tolist() if val is not None else None
+        except FloatingPointError as error:
+            if on_divergence == "raise" or checkpoint is None or checkpoint.epoch is None:
+                raise
+            history.diverged = str(error)
+            break
         history.train_loss.append(mean.tolist())
         history.weights.append(method.pop_trace())
-        if val is not None:
-            val_loss = mean_losses(model, tasks, val, amp=amp).tolist()
+        if val_loss is not None:
             history.val_loss.append(val_loss)
             if checkpoint is not None:
                 checkpoint.offer(model, val_loss, epoch + 1)

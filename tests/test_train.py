@@ -276,7 +276,7 @@ def test_to_dict_is_json_serialisable():
     d = json.loads(json.dumps(history.to_dict()))
     assert d["tasks"] == ["y1", "y2"] and d["best_epoch"] == history.best_epoch
     assert d["final"] == history.final and d["train_loss"] == history.train_loss
-    assert set(d) == {"tasks", "train_loss", "val_loss", "val_loss_initial", "best_epoch", "scores", "eval_epochs", "final", "weights", *TIMING}
+    assert set(d) == {"tasks", "train_loss", "val_loss", "val_loss_initial", "best_epoch", "diverged", "scores", "eval_epochs", "final", "weights", *TIMING}
 
 
 class Recording(LossWeighting):
@@ -439,3 +439,45 @@ def test_make_optimizer_default_param_groups_keep_one_group():
     model = CrossStitch({"a": 2, "b": 1}, (4, 8), (1, 1))
     assert len(MultiTaskModel.param_groups(model, 0.1)) == 1
     assert MultiTaskModel.param_groups(model, 0.1)[0]["lr"] == 0.1
+
+
+class Blows(nn.Module):
+    """Fine for ``good`` forward passes, then predicts NaN for ``y2``."""
+
+    def __init__(self, good: int):
+        super().__init__()
+        self.inner, self.calls, self.good = make_model(), 0, good
+
+    def forward(self, x):
+        out = self.inner(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > self.good:
+                out["y2"] = out["y2"] * math.nan
+        return out
+
+
+def test_stop_on_divergence_keeps_the_best_epoch_before_it():
+    steps = TRAIN.num_batches(16)
+    model = Blows(good=2 * steps + 1)  # two clean epochs, then NaN in the third epoch's second step
+    history = fit(model, tasks(), TRAIN, val=TEST, restore_best=True, test=TEST, epochs=5, batch_size=16,
+                  progress=False, on_divergence="stop")
+    assert history.diverged == "non-finite loss for task 'y2' = nan (at step 2 of epoch 3)"
+    assert len(history.train_loss) == 2 and history.best_epoch in (1, 2)
+    assert all(np.isfinite(v) for s in history.final.values() for v in s.values())
+    assert History.from_dict(history.to_dict()).diverged == history.diverged
+
+
+def test_stop_on_divergence_in_the_first_epoch_still_raises():
+    with pytest.raises(FloatingPointError, match="non-finite loss for task 'y2' = nan"):
+        fit(Blows(good=0), tasks(), TRAIN, val=TEST, restore_best=True, epochs=2, batch_size=16, progress=False,
+            on_divergence="stop")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"on_divergence": "stop"}, "needs restore_best=True"),
+    ({"on_divergence": "skip", "restore_best": True}, "must be 'raise' or 'stop', got 'skip'"),
+])
+def test_on_divergence_is_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(make_model(), tasks(), TRAIN, val=TEST, epochs=1, batch_size=16, progress=False, **kwargs)
