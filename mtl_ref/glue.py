@@ -35,6 +35,17 @@ def glue(name: str, value: T) -> T:
     return value
 
 
+def glue_interval(name: str, interval: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Glue a ``(mean, low, high)`` interval as ``name_mean``, ``name_low`` and ``name_high``, and what it says
+    about zero as ``name_sign``: "above zero", "below zero" or "includes zero", so that the text's verdict is
+    computed with the numbers it sits beside. Returns ``interval``."""
+    mean, low, high = (float(v) for v in interval)
+    for part, value in (("mean", mean), ("low", low), ("high", high)):
+        glue(f"{name}_{part}", value)
+    glue(f"{name}_sign", "above zero" if low > 0 else "below zero" if high < 0 else "includes zero")
+    return interval
+
+
 def glued_numbers() -> pd.DataFrame:
     """Every scalar or text glued so far in this kernel, in the order first glued, as a ``name → value`` table.
 

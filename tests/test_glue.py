@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mtl_ref import glue as glue_module
-from mtl_ref.glue import glue, glued_numbers
+from mtl_ref.glue import glue, glue_interval, glued_numbers
 
 
 def test_glue_returns_the_value_and_lists_it_labelled(monkeypatch) -> None:
@@ -22,6 +23,17 @@ def test_glue_returns_the_value_and_lists_it_labelled(monkeypatch) -> None:
     assert table.loc["n_seeds", "value"] == "5"
     assert table.loc["best", "value"] == "PCGrad"
     assert table.loc["table", "value"] == "<DataFrame>"
+
+
+@pytest.mark.parametrize("interval, sign", [((0.2, 0.1, 0.3), "above zero"), ((-0.2, -0.3, -0.1), "below zero"),
+                                            ((0.1, -0.1, 0.3), "includes zero"), ((0.1, 0.0, 0.2), "includes zero")])
+def test_an_interval_is_glued_with_what_it_says_about_zero(monkeypatch, interval, sign) -> None:
+    monkeypatch.setattr(glue_module, "_GLUED", {})
+    assert glue_interval("gap", interval) == interval
+    table = glued_numbers()
+    assert list(table.index) == ["gap_mean", "gap_low", "gap_high", "gap_sign"]
+    assert table.loc["gap_sign", "value"] == sign
+    assert float(table.loc["gap_low", "value"]) == interval[1]
 
 
 def test_arrays_are_not_turned_into_scalars(monkeypatch) -> None:
