@@ -220,7 +220,7 @@ def fit(
 
     Before the first step every split is checked: not empty, every task's targets present and finite,
     classification targets int64 of shape ``(B,)`` within the head's classes; errors name the task and split.
-    A validation or test prediction that is NaN or infinite is an error too.
+    A validation or test prediction that is NaN or infinite is an error too (:class:`NonFinitePredictions`).
     """
     if batch_size < 1 or epochs < 1:
         raise ValueError(f"batch_size and epochs must be at least 1, got batch_size={batch_size}, epochs={epochs}")
@@ -385,8 +385,14 @@ def _nonfinite_predictions(tasks: Sequence[Task], outputs: Mapping[str, Tensor])
     return torch.stack([~torch.isfinite(outputs[t.name]).all() for t in tasks])
 
 
+class NonFinitePredictions(ValueError, FloatingPointError):
+    """A model predicts NaN or infinity: a bad input to a metric (so a ``ValueError``) and, in the middle of
+    training, a run that has diverged (so also a ``FloatingPointError``, which ``fit(on_divergence="stop")``
+    stops on, whether the training loss or only the validation predictions went non-finite)."""
+
+
 def _raise_nonfinite_predictions(tasks: Sequence[Task], nonfinite: Tensor, split: str) -> None:
     bad = [t.name for t, flag in zip(tasks, nonfinite.tolist()) if flag]
     if bad:
-        raise ValueError(f"the model's predictions on the {split} data are NaN or infinite for task(s) "
+        raise NonFinitePredictions(f"the model's predictions on the {split} data are NaN or infinite for task(s) "
                          f"{', '.join(map(repr, bad))}")

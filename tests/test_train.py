@@ -481,3 +481,37 @@ def test_stop_on_divergence_in_the_first_epoch_still_raises():
 def test_on_divergence_is_checked(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit(make_model(), tasks(), TRAIN, val=TEST, epochs=1, batch_size=16, progress=False, **kwargs)
+
+
+class BreaksInEvaluation(nn.Module):
+    """Trains cleanly, but once it has made ``good`` training passes a buffer flips and its evaluation predicts NaN
+    for ``y2`` (a buffer, so the best checkpoint restores the working model)."""
+
+    def __init__(self, good: int):
+        super().__init__()
+        self.inner, self.calls, self.good = make_model(), 0, good
+        self.register_buffer("broken", torch.tensor(False))
+
+    def forward(self, x):
+        out = self.inner(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > self.good:
+                self.broken.fill_(True)
+        elif self.broken:
+            out["y2"] = out["y2"] * math.nan
+        return out
+
+
+def test_stop_on_divergence_also_stops_on_nonfinite_validation_predictions():
+    model = BreaksInEvaluation(good=2 * TRAIN.num_batches(16))  # the third epoch's validation predicts NaN
+    history = fit(model, tasks(), TRAIN, val=TEST, restore_best=True, test=TEST, epochs=5, batch_size=16,
+                  progress=False, on_divergence="stop")
+    assert history.diverged == "the model's predictions on the validation data are NaN or infinite for task(s) 'y2'"
+    assert len(history.train_loss) == 2 and history.best_epoch in (1, 2)
+    assert all(np.isfinite(v) for s in history.final.values() for v in s.values())
+
+
+def test_nonfinite_validation_predictions_still_raise_by_default():
+    with pytest.raises(ValueError, match="predictions on the validation data are NaN or infinite for task"):
+        fit(BreaksInEvaluation(good=0), tasks(), TRAIN, val=TEST, epochs=2, batch_size=16, progress=False)
